@@ -1,0 +1,58 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything else (worker, lint, format) is for the distributed setup and for development.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# With SECRET_KEY unset, `make run` uses a key made once for this checkout (var/secret_key).
+SECRET_KEY_FILE := var/secret_key
+
+.PHONY: run worker test lint format install install-dev secret-key
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(SECRET_KEY_FILE):
+	@mkdir -p var
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	@chmod 600 $@
+
+run: install $(SECRET_KEY_FILE)
+	@export SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; \
+	$(BIN)/python manage.py migrate --no-input -v 0 && \
+	$(BIN)/python manage.py bootstrap_demo && \
+	echo "Serving on http://$(HOST):$(PORT)/  (API docs: /api/docs/, health: /health/)" && \
+	exec $(BIN)/daphne --verbosity 0 -b $(HOST) -p $(PORT) config.asgi:application
+
+# One worker per GPU in production: CUDA_VISIBLE_DEVICES=N make worker.
+worker: install $(SECRET_KEY_FILE)
+	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (without it tasks run inside make run)"; exit 2; }
+	@export SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; \
+	exec $(BIN)/celery -A config worker -Q inference,default --loglevel INFO
+
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

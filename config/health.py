@@ -1,0 +1,169 @@
+"""Platform readiness: ``GET /health/``.
+
+Answers 200 when the platform can serve predictions and 503 naming what cannot: the database,
+Redis (when configured), the Celery workers (when distributed) and every product's models.
+Load balancers and operators poll it; it never raises and answers within a few seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.celery import app as celery_app
+from inference import tasks
+from inference.runtime import registry
+
+CONTROL_TIMEOUT_SECONDS = 1.0
+DEEP_PING_TIMEOUT_SECONDS = 5.0
+EAGER_WORKER_NAME = "web-process (eager)"
+
+
+def _error(exc: BaseException) -> str:
+    """A one-line reason, short enough for a dashboard, without a traceback."""
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first_line}"[:300]
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def check_database() -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not ready", never a 500
+        return {"ok": False, "vendor": connection.vendor, "error": _error(exc)}
+    return {"ok": True, "vendor": connection.vendor, "latency_ms": _elapsed_ms(started)}
+
+
+def check_redis() -> dict[str, Any]:
+    if not settings.REDIS_URL:
+        return {"ok": True, "configured": False}
+    started = time.perf_counter()
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0
+    )
+    try:
+        client.ping()
+    except Exception as exc:
+        return {"ok": False, "configured": True, "error": _error(exc)}
+    finally:
+        client.close()
+    return {"ok": True, "configured": True, "latency_ms": _elapsed_ms(started)}
+
+
+def worker_model_statuses() -> dict[str, dict[str, Any]]:
+    """``{worker name: {product: status}}`` from every worker that answers in time."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {EAGER_WORKER_NAME: registry.statuses()}
+    replies = celery_app.control.broadcast(
+        "model_status", reply=True, timeout=CONTROL_TIMEOUT_SECONDS
+    )
+    answered: dict[str, dict[str, Any]] = {}
+    for reply in replies or []:
+        answered.update(reply)
+    return answered
+
+
+def check_workers(redis_check: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The workers check and what each answering worker says about its models."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"ok": True, "mode": "eager", "answering": [EAGER_WORKER_NAME]}, (
+            worker_model_statuses()
+        )
+    if not redis_check["ok"]:
+        # Without a broker a broadcast only waits for its connection to time out.
+        return {"ok": False, "mode": "distributed", "error": "broker unreachable"}, {}
+    try:
+        statuses = worker_model_statuses()
+    except Exception as exc:
+        return {"ok": False, "mode": "distributed", "error": _error(exc)}, {}
+    check: dict[str, Any] = {"ok": bool(statuses), "mode": "distributed"}
+    check["answering"] = sorted(statuses)
+    if not statuses:
+        check["error"] = f"no Celery worker answered within {CONTROL_TIMEOUT_SECONDS} s"
+    return check, statuses
+
+
+def check_task_round_trip() -> dict[str, Any]:
+    """Send a task through the inference queue and wait for its answer (``?deep=1``)."""
+    started = time.perf_counter()
+    try:
+        result = tasks.ping.delay(time.time()).get(timeout=DEEP_PING_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return {"ok": False, "error": _error(exc)}
+    return {"ok": True, "round_trip_ms": _elapsed_ms(started), "worker": result}
+
+
+def product_readiness(worker_statuses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per product: loaded on at least one answering worker, and each worker's view."""
+    products: dict[str, Any] = {}
+    for name in sorted(registry.products()):
+        per_worker = {
+            worker: statuses.get(name, {"loaded": False, "reason": "not served by worker"})
+            for worker, statuses in sorted(worker_statuses.items())
+        }
+        loaded = any(status.get("loaded") for status in per_worker.values())
+        products[name] = {"loaded": loaded, "workers": per_worker}
+    return products
+
+
+def platform_health(deep: bool = False) -> tuple[int, dict[str, Any]]:
+    checks: dict[str, Any] = {"database": check_database(), "redis": check_redis()}
+    checks["workers"], worker_statuses = check_workers(checks["redis"])
+    if deep:
+        checks["task_round_trip"] = check_task_round_trip()
+    products = product_readiness(worker_statuses)
+
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    failing += [f"models:{name}" for name, product in products.items() if not product["loaded"]]
+    body = {
+        "status": "ready" if not failing else "not_ready",
+        "failing": failing,
+        "checks": checks,
+        "products": products,
+        "model_store": str(settings.MODEL_STORE),
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
+    return (200 if not failing else 503), body
+
+
+class HealthView(APIView):
+    """Readiness of the whole platform; see the module docstring."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(
+        summary="Platform readiness",
+        parameters=[
+            OpenApiParameter(
+                "deep",
+                bool,
+                description="Also send a task through the inference queue and time it.",
+            )
+        ],
+        responses={
+            200: OpenApiResponse(description="Ready: every check passed."),
+            503: OpenApiResponse(description="Not ready: `failing` names what is not."),
+        },
+        tags=["platform"],
+    )
+    def get(self, request: Request) -> Response:
+        deep = request.query_params.get("deep", "").lower() in {"1", "true", "yes"}
+        status_code, body = platform_health(deep=deep)
+        return Response(body, status=status_code)

@@ -1,0 +1,16 @@
+"""URL map of the platform (see DESIGN.md, URL map). Each product mounts under its prefix."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.health import HealthView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
+    path("health/", HealthView.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,82 @@
+"""Shared fixtures: real PostgreSQL and Redis, real daphne servers and Celery workers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+
+from tests import services
+from tests.servers import ServerProcess, platform_env, start_celery_worker, start_daphne
+
+# Redis database reserved for the test suite; flushed at the start of each session.
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+_unavailable: dict[str, str] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    for service in (services.POSTGRES, services.REDIS):
+        reason = services.ensure(service)
+        if reason is None:
+            continue
+        if services.IN_CI:
+            pytest.exit(f"CI needs {service.name}: {reason}", returncode=1)
+        _unavailable[service.name] = reason
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Runs before pytest-django creates the test database: skip, with the fix, without one."""
+    if "PostgreSQL" in _unavailable:
+        pytest.skip(_unavailable["PostgreSQL"])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The suite's own Redis database, empty at the start of the session."""
+    if "Redis" in _unavailable:
+        pytest.skip(_unavailable["Redis"])
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.flushdb()
+    client.close()
+    return TEST_REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup: None) -> str:
+    """A URL for subprocesses to reach the test database pytest-django created."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    user = settings.get("USER") or "postgres"
+    host = settings.get("HOST") or "127.0.0.1"
+    port = settings.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
+
+
+@dataclass
+class PlatformStack:
+    """A running distributed platform: daphne + one Celery worker on Redis."""
+
+    base_url: str
+    daphne: ServerProcess
+    worker: ServerProcess
+    worker_name: str
+    redis_url: str
+
+
+@pytest.fixture(scope="session")
+def platform_stack(test_database_url: str, redis_url: str) -> Iterator[PlatformStack]:
+    env = platform_env(test_database_url, redis_url)
+    worker, worker_name = start_celery_worker(env, redis_url)
+    try:
+        daphne, base_url = start_daphne(env)
+    except Exception:
+        worker.stop()
+        raise
+    yield PlatformStack(base_url, daphne, worker, worker_name, redis_url)
+    daphne.stop()
+    worker.stop()

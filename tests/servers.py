@@ -1,0 +1,178 @@
+"""Real server processes for integration tests: daphne, Celery workers, private Redis.
+
+Each is a subprocess with its own log file; start-up waits until the process really answers
+(a TCP connection for daphne and Redis, a control ping for a worker) and a failure to start
+raises with the tail of the process's log.  Stopping sends SIGTERM, waits, then kills.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from celery import Celery
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET_KEY = "integration-tests-secret-key-not-for-production"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def platform_env(database_url: str, redis_url: str | None, **extra: str) -> dict[str, str]:
+    """The environment of a platform process: real settings module, given services."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+class ServerProcess:
+    """A subprocess whose output goes to a log file, stopped cleanly on ``stop()``."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.command = command
+        self.env = env
+        self.log_path = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready: Callable[[], bool], timeout: float = 60.0) -> ServerProcess:
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if ready():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not become ready in {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=timeout)
+
+
+def start_daphne(env: dict[str, str]) -> tuple[ServerProcess, str]:
+    port = free_port()
+    server = ServerProcess(
+        "daphne",
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            # Daphne's own access log prints query strings; config.request_log replaces it.
+            "--verbosity",
+            "0",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ],
+        env,
+    )
+    server.start(ready=lambda: port_open(port))
+    return server, f"http://127.0.0.1:{port}"
+
+
+def start_celery_worker(env: dict[str, str], redis_url: str) -> tuple[ServerProcess, str]:
+    nodename = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+    worker = ServerProcess(
+        "celery-worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "inference,default",
+            "-n",
+            nodename,
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env,
+    )
+    probe = Celery(broker=redis_url, backend=redis_url)
+
+    def answers() -> bool:
+        return bool(probe.control.ping(destination=[nodename], timeout=0.5))
+
+    try:
+        worker.start(ready=answers, timeout=90.0)
+    finally:
+        probe.close()
+    return worker, nodename
+
+
+def start_redis() -> tuple[ServerProcess, str]:
+    """A private Redis on a free port, for tests that stop it on purpose."""
+    port = free_port()
+    server = ServerProcess(
+        "redis",
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        dict(os.environ),
+    )
+    server.start(ready=lambda: port_open(port), timeout=20.0)
+    return server, f"redis://127.0.0.1:{port}/0"
