@@ -11,15 +11,24 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from config.body_limit import BodySizeLimitMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.startup import require_secret_key  # noqa: E402
 
 require_secret_key()
 
+if settings.CELERY_TASK_ALWAYS_EAGER:
+    # Without a broker this process is also the worker: load the models before serving,
+    # as a worker does at start, so the first request is not the slow one.
+    from inference.runtime import registry
+
+    registry.load_all()
+
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimitMiddleware(django_asgi_app, settings.MAX_REQUEST_BODY_BYTES),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

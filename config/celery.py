@@ -7,7 +7,7 @@ With ``REDIS_URL`` unset the settings make every task run eagerly in the calling
 import os
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -17,8 +17,21 @@ app.autodiscover_tasks()
 
 
 @worker_init.connect
-def _refuse_insecure_worker(**_: object) -> None:
-    """A worker started for real must have a secret key, like the web tier."""
+def _start_worker(**_: object) -> None:
+    """Refuse an insecure start, then load every product's models before taking work.
+
+    The worker answers pings only after this returns, so "answering" means "models loaded or
+    failed with a reason".  ``worker_process_init`` covers prefork children, which load their
+    own copies (the default ``threads`` pool loads once per process, here).
+    """
     from config.startup import require_secret_key
 
     require_secret_key()
+    _load_models()
+
+
+@worker_process_init.connect
+def _load_models(**_: object) -> None:
+    from inference.runtime import registry
+
+    registry.load_all()

@@ -19,13 +19,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.celery import app as celery_app
 from inference import tasks
 from inference.runtime import registry
+from inference.runtime.cluster import (
+    CONTROL_TIMEOUT_SECONDS,
+    EAGER_WORKER_NAME,
+    worker_model_statuses,
+)
 
-CONTROL_TIMEOUT_SECONDS = 1.0
 DEEP_PING_TIMEOUT_SECONDS = 5.0
-EAGER_WORKER_NAME = "web-process (eager)"
 
 
 def _error(exc: BaseException) -> str:
@@ -65,19 +67,6 @@ def check_redis() -> dict[str, Any]:
     return {"ok": True, "configured": True, "latency_ms": _elapsed_ms(started)}
 
 
-def worker_model_statuses() -> dict[str, dict[str, Any]]:
-    """``{worker name: {product: status}}`` from every worker that answers in time."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return {EAGER_WORKER_NAME: registry.statuses()}
-    replies = celery_app.control.broadcast(
-        "model_status", reply=True, timeout=CONTROL_TIMEOUT_SECONDS
-    )
-    answered: dict[str, dict[str, Any]] = {}
-    for reply in replies or []:
-        answered.update(reply)
-    return answered
-
-
 def check_workers(redis_check: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The workers check and what each answering worker says about its models."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
@@ -111,7 +100,7 @@ def check_task_round_trip() -> dict[str, Any]:
 def product_readiness(worker_statuses: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Per product: loaded on at least one answering worker, and each worker's view."""
     products: dict[str, Any] = {}
-    for name in sorted(registry.products()):
+    for name in registry.product_names():
         per_worker = {
             worker: statuses.get(name, {"loaded": False, "reason": "not served by worker"})
             for worker, statuses in sorted(worker_statuses.items())

@@ -81,7 +81,9 @@ class RequestLogMiddleware:
     def _begin(self, request: HttpRequest) -> tuple[contextvars.Token, float]:
         request_id = choose_request_id(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id
-        return current_request_id.set(request_id), time.perf_counter()
+        # Products report processing_time_ms from the same instant the log line measures.
+        request.started_at = time.perf_counter()
+        return current_request_id.set(request_id), request.started_at
 
     def _end(self, request: HttpRequest, response: HttpResponse, started: float) -> HttpResponse:
         duration_ms = round((time.perf_counter() - started) * 1000, 2)

@@ -116,8 +116,10 @@ STORAGES = {
 
 # --- Upload limits ----------------------------------------------------------------------
 # The largest accepted request body.  Products check their own, smaller image limits; this
-# is the outer bound that turns an oversized body into a 413 before it is read into memory.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=50 * 1024 * 1024)
+# is the outer bound that turns an oversized body into a 413 before it is read
+# (config.body_limit, at the ASGI layer; Django's own check covers non-file bodies again).
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=50 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 
 # --- Redis: broker, result backend, cache and channel layer -------------------------------
@@ -180,6 +182,21 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 MODEL_STORE = Path(env.str("MODEL_STORE", default=str(BASE_DIR / "models")))
 # "auto" picks cuda > mps > cpu; anything else ("cpu", "cuda:1") is used as given.
 INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="auto")
+# Products this deployment serves: name -> predictor class (see inference/runtime/predictor.py).
+INFERENCE_PRODUCTS = {
+    "leukemia": "inference.products.leukemia.predictor.LeukemiaPredictor",
+}
+# A pickled whole module runs arbitrary code when loaded; only files you trust as code.
+TRUST_PICKLED_MODELS = env.bool("TRUST_PICKLED_MODELS", default=False)
+# Micro-batching: a batch runs when full or when its first request has waited this long.
+INFERENCE_MAX_BATCH_SIZE = env.int("INFERENCE_MAX_BATCH_SIZE", default=16)
+INFERENCE_MAX_BATCH_WAIT_MS = env.float("INFERENCE_MAX_BATCH_WAIT_MS", default=5.0)
+# Hub repositories for `manage.py fetch_models` on deployments with network access.
+HF_REPO_LEUKEMIA = env.str("HF_REPO_LEUKEMIA", default="camlas/leukemia-HybridCN-NAS")
+
+# Input images: the most bytes and pixels accepted (more pixels is a decompression bomb).
+IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 
 # --- Django REST framework and the OpenAPI schema ---------------------------------------------
 
@@ -194,6 +211,13 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {
+        # The public leukemia API, per client IP; a valid x-api-key gets the keyed rate.
+        "leukemia_anon": env.str("LEUKEMIA_ANON_RATE", default="60/min"),
+        "leukemia_key": env.str("LEUKEMIA_KEY_RATE", default="6000/min"),
+    },
+    # Clients behind this many proxies are told apart by X-Forwarded-For (0: REMOTE_ADDR).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -206,6 +230,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["config.openapi.drop_trailing_slash_aliases"],
     # Swagger UI's assets ship in drf-spectacular-sidecar: the docs page needs no network.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -213,13 +238,17 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging: one JSON object per line -----------------------------------------------------
-# Request lines come from config.request_log; nothing logs bodies, images or patient names.
+# Request lines come from config.request_log; nothing logs bodies, images or patient names
+# (Celery's task-argument lines are redacted by config.log_redaction).
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.request_log.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "config.request_log.RequestIdFilter"},
+        "redact_task_payloads": {"()": "config.log_redaction.RedactTaskPayloadFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -231,7 +260,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_task_payloads"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -1,9 +1,14 @@
 """Celery tasks: the only place inference runs.
 
 Every task here is routed to the ``inference`` queue (settings.CELERY_TASK_ROUTES), which GPU
-workers consume.  Arguments and results are JSON-safe.
+workers consume.  Arguments and results are JSON-safe.  A task never raises into the broker:
+it returns an outcome, ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": {...}}``,
+which ``inference.runtime.dispatch`` unwraps in the web tier.
 """
 
+from __future__ import annotations
+
+import logging
 import os
 import socket
 import time
@@ -12,6 +17,10 @@ from typing import Any
 from celery import shared_task
 
 from inference import worker_control  # noqa: F401  (registers the control commands)
+from inference.runtime import registry
+from inference.runtime.errors import InferenceError
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="inference.tasks.ping")
@@ -21,4 +30,31 @@ def ping(sent_at: float) -> dict[str, Any]:
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
         "queue_delay_ms": round(max(0.0, time.time() - sent_at) * 1000, 2),
+    }
+
+
+@shared_task(name="inference.tasks.predict")
+def predict(product: str, item: Any, deadline: float | None = None) -> dict[str, Any]:
+    """One item through ``product``'s model, batched with whatever else arrives with it.
+
+    ``deadline`` is a wall-clock instant (``time.time()``) after which the client has given up;
+    an item still waiting for its batch then is dropped instead of computed.
+    """
+    started = time.perf_counter()
+    local_deadline = None if deadline is None else time.monotonic() + (deadline - time.time())
+    try:
+        result = registry.runtime(product).predict(item, local_deadline)
+    except InferenceError as exc:
+        return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+    except Exception:
+        # The traceback goes to the worker log only; items are never logged.
+        logger.exception("inference failed", extra={"product": product})
+        return {
+            "ok": False,
+            "error": {"code": "INFERENCE_FAILED", "message": "unexpected error on the worker"},
+        }
+    return {
+        "ok": True,
+        "result": result,
+        "worker_ms": round((time.perf_counter() - started) * 1000, 2),
     }

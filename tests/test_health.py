@@ -16,6 +16,9 @@ class _FakeProduct:
         self.name = name
         self.loaded = loaded
 
+    def load(self) -> bool:
+        return self.loaded
+
     def status(self) -> dict:
         return {"loaded": self.loaded, "device": "cpu", "reason": None if self.loaded else "x"}
 

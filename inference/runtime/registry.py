@@ -1,42 +1,70 @@
-"""The products a worker serves, and what each reports about its models.
+"""The products this process serves, and what each reports about its models.
 
-A product registers once (at import of its package); the worker loads every registered
-product when it starts and the platform health check reads ``statuses()``, in-process when
-Celery runs eagerly, from each worker through a control command when it is distributed.
+Products are named in ``settings.INFERENCE_PRODUCTS`` (name -> predictor class path).  The
+runtime of a product is built on first use, so a web process that only needs the names (to
+ask distributed workers about them) never imports torch.  Workers call ``load_all()`` when
+they start; ``statuses()`` is what ``/health/`` shows per worker.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from django.conf import settings
+
 
 class ServedProduct(Protocol):
-    """What the registry needs from a product: a name and a JSON-safe status."""
+    """What the registry needs from a product runtime."""
 
     name: str
+
+    def load(self) -> bool:
+        """Load once (idempotent); True when the product can serve."""
+        ...
 
     def status(self) -> dict[str, Any]:
         """``{"loaded": bool, "device": str | None, "reason": str | None, ...}``."""
         ...
 
 
-_products: dict[str, ServedProduct] = {}
+_registered: dict[str, ServedProduct] = {}  # added explicitly (tests, embedding code)
+_built: dict[str, ServedProduct] = {}  # built on first use from settings.INFERENCE_PRODUCTS
+
+
+def product_names() -> list[str]:
+    return sorted(set(settings.INFERENCE_PRODUCTS) | set(_registered))
+
+
+def runtime(name: str) -> ServedProduct:
+    """The runtime of ``name``, built on first use (this imports torch)."""
+    if name in _registered:
+        return _registered[name]
+    if name not in settings.INFERENCE_PRODUCTS:
+        raise KeyError(f"unknown product {name!r}")
+    path = settings.INFERENCE_PRODUCTS[name]
+    built = _built.get(name)
+    if built is None or getattr(built, "predictor_path", path) != path:
+        from inference.runtime.serving import ProductRuntime
+
+        built = _built[name] = ProductRuntime(name, path)
+    return built
 
 
 def register(product: ServedProduct) -> ServedProduct:
-    """Add a product; registering the same name twice replaces the first (tests rely on it)."""
-    _products[product.name] = product
+    """Serve ``product`` under its name, in place of any configured one (tests use this)."""
+    _registered[product.name] = product
     return product
 
 
 def unregister(name: str) -> None:
-    _products.pop(name, None)
+    _registered.pop(name, None)
 
 
-def products() -> dict[str, ServedProduct]:
-    return dict(_products)
+def load_all() -> dict[str, bool]:
+    """Load every product; returns which loaded. Never raises (failures are in the status)."""
+    return {name: runtime(name).load() for name in product_names()}
 
 
 def statuses() -> dict[str, dict[str, Any]]:
-    """Every registered product's model status, keyed by product name."""
-    return {name: product.status() for name, product in sorted(_products.items())}
+    """Every product's model status, keyed by product name."""
+    return {name: runtime(name).status() for name in product_names()}

@@ -1,0 +1,69 @@
+"""``python manage.py evaluate_models PRODUCT [--n-per-class N] [--seed S] [--json]``.
+
+Measures the model store's weights on held-out phantoms (seeds the training never draws) and
+prints accuracy, per-class precision and recall, and the confusion matrix, as published in
+docs/models.md.
+"""
+
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from inference.management.commands._products import add_product_argument, reference_models
+from inference.runtime.manifest import ManifestError, read_manifest, verify_file
+
+
+class Command(BaseCommand):
+    help = "Evaluate a product's models on held-out phantoms."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_product_argument(parser)
+        parser.add_argument("--n-per-class", type=int, default=500)
+        parser.add_argument("--seed", type=int, default=20261125)
+        parser.add_argument(
+            "--json", dest="as_json", action="store_true", help="Print the raw result as JSON."
+        )
+
+    def handle(
+        self, product: str, n_per_class: int, seed: int, as_json: bool, **options: object
+    ) -> None:
+        reference = reference_models(product)
+        try:
+            manifest = read_manifest(settings.MODEL_STORE, product)
+        except ManifestError as exc:
+            raise CommandError(str(exc)) from exc
+        problems = [p for role in manifest.files if (p := verify_file(manifest, role))]
+        if problems:
+            raise CommandError("; ".join(problems))
+        training = reference.training()
+        models = training.load_reference_models(manifest.directory)
+        result = training.evaluate(models, n_per_class=n_per_class, seed=seed)
+        result["model_version"] = manifest.model_version
+        result["seed"] = seed
+        if as_json:
+            self.stdout.write(json.dumps(result, indent=2))
+        else:
+            self.stdout.write(format_classification(result))
+
+
+def format_classification(result: dict) -> str:
+    """A Markdown report of a classification evaluation."""
+    labels = result["confusion"]["labels"]
+    lines = [
+        f"Model {result['model_version']}: {result['n']} held-out phantoms (seed {result['seed']})",
+        "",
+        f"Accuracy: {result['accuracy']:.4f}",
+        "",
+        "| class | precision | recall | n |",
+        "|---|---|---|---|",
+    ]
+    for label in labels:
+        row = result["per_class"][label]
+        lines.append(f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} | {row['n']} |")
+    lines += ["", "Confusion matrix (rows: true class, columns: predicted):", ""]
+    lines.append("| true \\ predicted | " + " | ".join(labels) + " |")
+    lines.append("|---" * (len(labels) + 1) + "|")
+    for label, row in zip(labels, result["confusion"]["matrix"], strict=True):
+        lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Procedural phantoms: synthetic study images with known ground truth, for reference models."""

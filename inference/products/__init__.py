@@ -1,0 +1,1 @@
+"""One sub-package per product: network, pre/post-processing, API views, serializers, urls."""

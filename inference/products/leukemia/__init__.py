@@ -1,0 +1,1 @@
+"""The leukemia blood-cell classification product (Benign, Early, Pre, Pro)."""

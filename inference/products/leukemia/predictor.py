@@ -1,0 +1,73 @@
+"""The leukemia classifier as the runtime serves it: CNN features -> scaler -> classifier.
+
+Three weight files, as the product's health document lists them (feature_extractor,
+classifier, scaler).  Runs only on workers; views never import this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from typing import Any, ClassVar
+
+import torch
+from django.conf import settings
+from PIL import Image
+
+from inference.imaging.decoding import ImageRejected, open_image
+from inference.products.leukemia.labels import CLASSES, DESCRIPTIONS, confidence_level
+from inference.products.leukemia.network import (
+    Classifier,
+    FeatureExtractor,
+    FeatureScaler,
+    image_to_tensor,
+)
+from inference.runtime.errors import InvalidInput
+from inference.runtime.predictor import Predictor
+
+
+class LeukemiaPredictor(Predictor):
+    roles: ClassVar[tuple[str, ...]] = ("feature_extractor", "classifier", "scaler")
+
+    def load(self, weights: dict[str, Any]) -> None:
+        self.extractor = self._build(FeatureExtractor(), weights["feature_extractor"])
+        self.scaler = self._build(FeatureScaler(), weights["scaler"])
+        self.classifier = self._build(Classifier(), weights["classifier"])
+
+    def _build(self, module: torch.nn.Module, state_dict: dict) -> torch.nn.Module:
+        module.load_state_dict(state_dict, strict=True)
+        return module.to(self.device).eval()
+
+    def preprocess(self, item: dict[str, Any]) -> torch.Tensor:
+        """``{"image_b64": ...}`` (checked by the web tier; checked again, cheaply, here)."""
+        try:
+            raw = base64.b64decode(item["image_b64"], validate=True)
+            image = open_image(
+                raw, max_pixels=settings.IMAGE_MAX_PIXELS, max_bytes=settings.IMAGE_MAX_BYTES
+            )
+        except (KeyError, TypeError, binascii.Error, ImageRejected) as exc:
+            raise InvalidInput(f"unusable image: {exc}") from exc
+        return image_to_tensor(image)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.classifier(self.scaler(self.extractor(batch))), dim=1)
+
+    def postprocess(self, output: torch.Tensor, item: dict[str, Any]) -> dict[str, Any]:
+        probabilities = {name: float(p) for name, p in zip(CLASSES, output.tolist(), strict=True)}
+        predicted = max(probabilities, key=probabilities.__getitem__)
+        confidence = probabilities[predicted]
+        return {
+            "prediction": {
+                "predicted_class": predicted,
+                "confidence": confidence,
+                "confidence_level": confidence_level(confidence),
+                "description": DESCRIPTIONS[predicted],
+            },
+            "probabilities": probabilities,
+        }
+
+    def warmup_item(self) -> dict[str, Any]:
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 64), (200, 170, 200)).save(buffer, format="PNG")
+        return {"image_b64": base64.b64encode(buffer.getvalue()).decode("ascii")}

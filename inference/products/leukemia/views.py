@@ -1,0 +1,158 @@
+"""The leukemia classifier's public API (seed 000), mounted at ``/leukemia/``.
+
+Views are ``async`` (adrf): decoding runs in a worker thread, inference on a Celery worker,
+and the view awaits the result without holding a thread (``inference.runtime.dispatch``).
+They never import torch.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+from adrf.views import APIView
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from inference import tasks
+from inference.imaging.decoding import ImageTooLarge, NoImage, decode_base64, open_image
+from inference.products.leukemia import envelope, serializers
+from inference.products.leukemia.health import api_information, health_document
+from inference.products.leukemia.throttling import LeukemiaRateThrottle
+from inference.runtime.dispatch import run_task
+
+PRODUCT = "leukemia"
+# A base64 body is 4/3 of the image, plus JSON around it.
+_BASE64_OVERHEAD = 64 * 1024
+
+
+def _max_body_bytes() -> int:
+    return settings.IMAGE_MAX_BYTES * 4 // 3 + _BASE64_OVERHEAD
+
+
+class LeukemiaView(APIView):
+    """Public, throttled per IP, answering in the product's envelope."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes = [LeukemiaRateThrottle]
+
+    def get_exception_handler(self):
+        return envelope.exception_handler
+
+    def refuse_oversized_body(self, request: Request) -> None:
+        """A 413 from Content-Length alone, before the body is parsed."""
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > _max_body_bytes():
+            limit_mb = settings.IMAGE_MAX_BYTES // (1024 * 1024)
+            raise ImageTooLarge(f"Image exceeds maximum size of {limit_mb}MB")
+
+
+async def _classify(request: Request, raw: bytes) -> Response:
+    """Check the image, run the model on a worker, answer in the success envelope."""
+    image = await sync_to_async(open_image, thread_sensitive=False)(
+        raw, max_pixels=settings.IMAGE_MAX_PIXELS, max_bytes=settings.IMAGE_MAX_BYTES
+    )
+    item = {"image_b64": base64.b64encode(raw).decode("ascii")}
+    deadline = time.time() + settings.REQUEST_TIMEOUT_SECONDS
+    result = await run_task(tasks.predict, PRODUCT, item, deadline)
+    model = result["model"]
+    return envelope.success(
+        request,
+        {
+            "prediction": result["prediction"],
+            "probabilities": result["probabilities"],
+            "metadata": {
+                "image_size": f"{image.width}x{image.height}",
+                "model_version": model["model_version"],
+                "device": model["device"],
+                "model_source": model["model_source"],
+            },
+        },
+    )
+
+
+_ERRORS = {
+    400: serializers.ErrorSerializer,
+    413: serializers.ErrorSerializer,
+    429: OpenApiResponse(serializers.ErrorSerializer, description="Rate limited; see Retry-After"),
+    500: serializers.ErrorSerializer,
+    503: OpenApiResponse(serializers.ErrorSerializer, description="Models not loaded"),
+}
+
+
+class PredictBase64View(LeukemiaView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Predict from a base64-encoded image",
+        description=(
+            "JPEG or PNG, at least 10x10 pixels, at most 10 MB. A `data:image/...;base64,` "
+            "prefix is accepted."
+        ),
+        request=serializers.Base64RequestSerializer,
+        responses={200: serializers.PredictionEnvelopeSerializer, **_ERRORS},
+        tags=["leukemia"],
+    )
+    async def post(self, request: Request) -> Response:
+        self.refuse_oversized_body(request)
+        body: Any = request.data
+        image_b64 = body.get("image_base64") if isinstance(body, dict) else None
+        if image_b64 is None:
+            raise NoImage("No image provided in request: send image_base64")
+        raw = decode_base64(image_b64, max_bytes=settings.IMAGE_MAX_BYTES)
+        return await _classify(request, raw)
+
+
+class PredictUploadView(LeukemiaView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        summary="Predict from an uploaded image file",
+        description="Multipart form with the image in `file`; JPEG or PNG, at most 10 MB.",
+        request={"multipart/form-data": serializers.UploadRequestSerializer},
+        responses={200: serializers.PredictionEnvelopeSerializer, **_ERRORS},
+        tags=["leukemia"],
+    )
+    async def post(self, request: Request) -> Response:
+        self.refuse_oversized_body(request)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise NoImage("No image provided in request: upload it as the 'file' field")
+        if upload.size > settings.IMAGE_MAX_BYTES:
+            limit_mb = settings.IMAGE_MAX_BYTES // (1024 * 1024)
+            raise ImageTooLarge(f"Image exceeds maximum size of {limit_mb}MB")
+        raw = await sync_to_async(upload.read, thread_sensitive=False)()
+        return await _classify(request, raw)
+
+
+class InformationView(LeukemiaView):
+    @extend_schema(
+        summary="API information and status",
+        responses={200: serializers.InformationSerializer},
+        tags=["leukemia"],
+    )
+    async def get(self, request: Request) -> Response:
+        return Response(await sync_to_async(api_information, thread_sensitive=False)())
+
+
+class HealthView(LeukemiaView):
+    @extend_schema(
+        summary="Detailed health check and model status",
+        responses={
+            200: serializers.HealthSerializer,
+            503: OpenApiResponse(serializers.HealthSerializer, description="Models not loaded"),
+        },
+        tags=["leukemia"],
+    )
+    async def get(self, request: Request) -> Response:
+        document = await sync_to_async(health_document, thread_sensitive=False)()
+        return Response(document, status=document["status_code"])

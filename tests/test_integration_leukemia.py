@@ -1,0 +1,114 @@
+"""The leukemia API for real: daphne -> Redis -> a Celery worker holding the model -> back."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+import requests
+
+from inference.phantoms.leukemia import draw_cell
+from tests.servers import REPO_ROOT, platform_env, start_celery_worker, start_daphne
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+SEED_CLIENT = REPO_ROOT / "tests" / "clients" / "leukemia_seed_client.py"
+# A Redis database of its own, so the session's shared worker cannot take these tasks.
+CONCURRENCY_REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def png_b64(cell_class: str, seed: int) -> str:
+    buffer = io.BytesIO()
+    draw_cell(cell_class, seed=seed).image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def test_the_seeds_python_client_works_unchanged(platform_stack, tmp_path):
+    draw_cell("Pro", seed=11).image.save(tmp_path / "cell_image.jpg", format="JPEG", quality=92)
+
+    result = subprocess.run(
+        [sys.executable, str(SEED_CLIENT)],
+        cwd=tmp_path,
+        env={**os.environ, "API_URL": f"{platform_stack.base_url}/leukemia"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "API Status: healthy"
+    assert lines[1] == "Models Loaded: 3/3"
+    assert lines[2].startswith("Class: ")
+    assert lines[3].startswith("Confidence: ")
+    assert lines[3].endswith("%")
+    assert lines[4].startswith("Description: ")
+    assert lines[5].startswith("Upload: ")
+
+
+def test_a_prediction_runs_on_the_worker_not_in_the_web_process(platform_stack):
+    image_b64 = png_b64("Benign", 5)
+    response = requests.post(
+        f"{platform_stack.base_url}/leukemia/predict", json={"image_base64": image_b64}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+
+    health = requests.get(f"{platform_stack.base_url}/health/", timeout=30).json()
+    worker_view = health["products"]["leukemia"]["workers"][platform_stack.worker_name]
+    assert worker_view["loaded"] is True
+    assert worker_view["batching"]["items"] >= 2  # warm-up + at least this request
+    web_libraries = open(f"/proc/{platform_stack.daphne.process.pid}/maps").read()
+    worker_libraries = open(f"/proc/{platform_stack.worker.process.pid}/maps").read()
+    assert "libtorch" in worker_libraries
+    assert "libtorch" not in web_libraries  # the web tier never imports torch
+    # Neither process writes the image, or any part of it, to its log.
+    assert image_b64[100:160] not in platform_stack.worker.log_text()
+    assert image_b64[100:160] not in platform_stack.daphne.log_text()
+    assert "[redacted]" in platform_stack.worker.log_text()
+
+
+def test_64_concurrent_requests_are_in_flight_together(test_database_url):
+    """No thread pool in the web tier caps concurrency: the worker sees them all at once.
+
+    The worker waits up to 3 s to fill a batch of 64.  If daphne held a thread per waiting
+    request, requests would reach the worker a few at a time and the batches would stay
+    small; because views await results on the event loop, all 64 arrive together.
+    """
+    redis.Redis.from_url(CONCURRENCY_REDIS_URL).flushdb()
+    env = platform_env(
+        test_database_url,
+        CONCURRENCY_REDIS_URL,
+        INFERENCE_MAX_BATCH_SIZE="64",
+        INFERENCE_MAX_BATCH_WAIT_MS="3000",
+        CELERY_WORKER_CONCURRENCY="64",
+        LEUKEMIA_ANON_RATE="1000/min",
+    )
+    worker, worker_name = start_celery_worker(env, CONCURRENCY_REDIS_URL)
+    daphne, base_url = start_daphne(env)
+    payload = {"image_base64": png_b64("Early", 21)}
+    try:
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            responses = list(
+                pool.map(
+                    lambda _: requests.post(
+                        f"{base_url}/leukemia/predict", json=payload, timeout=120
+                    ),
+                    range(64),
+                )
+            )
+        health = requests.get(f"{base_url}/health/", timeout=30).json()
+    finally:
+        daphne.stop()
+        worker.stop()
+
+    failures = [r.text for r in responses if r.status_code != 200]
+    assert not failures, (failures[:3], daphne.log_tail(60), worker.log_tail(60))
+    batching = health["products"]["leukemia"]["workers"][worker_name]["batching"]
+    assert batching["items"] == 64 + 1  # the warm-up item, then the 64 requests
+    assert batching["largest"] >= 48
