@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -73,42 +74,49 @@ def test_a_prediction_runs_on_the_worker_not_in_the_web_process(platform_stack):
     assert "[redacted]" in platform_stack.worker.log_text()
 
 
-def test_64_concurrent_requests_are_in_flight_together(test_database_url):
-    """No thread pool in the web tier caps concurrency: the worker sees them all at once.
+def test_64_concurrent_requests_wait_together_without_holding_threads(test_database_url):
+    """No thread pool in the web tier caps concurrency.
 
-    The worker waits up to 3 s to fill a batch of 64.  If daphne held a thread per waiting
-    request, requests would reach the worker a few at a time and the batches would stay
-    small; because views await results on the event loop, all 64 arrive together.
+    Daphne gets a pool of only 4 threads (ASGI_THREADS) and no worker runs yet, so no request
+    can finish.  All 64 requests nevertheless reach the inference queue together, which
+    proves 64 views are waiting at once on the event loop rather than on a thread each.  Then
+    a worker starts, and every request gets its answer, in shared forward passes.
     """
-    redis.Redis.from_url(CONCURRENCY_REDIS_URL).flushdb()
+    queue = redis.Redis.from_url(CONCURRENCY_REDIS_URL)
+    queue.flushdb()
     env = platform_env(
         test_database_url,
         CONCURRENCY_REDIS_URL,
-        INFERENCE_MAX_BATCH_SIZE="64",
-        INFERENCE_MAX_BATCH_WAIT_MS="3000",
+        ASGI_THREADS="4",
         CELERY_WORKER_CONCURRENCY="64",
         LEUKEMIA_ANON_RATE="1000/min",
     )
-    worker, worker_name = start_celery_worker(env, CONCURRENCY_REDIS_URL)
     daphne, base_url = start_daphne(env)
     payload = {"image_base64": png_b64("Early", 21)}
+    worker = None
+    pool = ThreadPoolExecutor(max_workers=64)
     try:
-        with ThreadPoolExecutor(max_workers=64) as pool:
-            responses = list(
-                pool.map(
-                    lambda _: requests.post(
-                        f"{base_url}/leukemia/predict", json=payload, timeout=120
-                    ),
-                    range(64),
-                )
-            )
+        pending = [
+            pool.submit(requests.post, f"{base_url}/leukemia/predict", json=payload, timeout=120)
+            for _ in range(64)
+        ]
+        deadline = time.monotonic() + 60
+        while queue.llen("inference") < 64 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        queued_together = queue.llen("inference")
+        worker, worker_name = start_celery_worker(env, CONCURRENCY_REDIS_URL)
+        responses = [future.result() for future in pending]
         health = requests.get(f"{base_url}/health/", timeout=30).json()
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         daphne.stop()
-        worker.stop()
+        if worker is not None:
+            worker.stop()
 
+    assert queued_together == 64
     failures = [r.text for r in responses if r.status_code != 200]
-    assert not failures, (failures[:3], daphne.log_tail(60), worker.log_tail(60))
+    assert not failures, (failures[:3], daphne.log_tail(60))
     batching = health["products"]["leukemia"]["workers"][worker_name]["batching"]
     assert batching["items"] == 64 + 1  # the warm-up item, then the 64 requests
-    assert batching["largest"] >= 48
+    assert batching["largest"] > 1
+    assert batching["batches"] < batching["items"]

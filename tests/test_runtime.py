@@ -128,13 +128,16 @@ def test_a_named_device_that_is_missing_is_an_error_not_a_silent_fallback():
 # --- micro-batching ----------------------------------------------------------------------
 
 
-def _submit_concurrently(batcher: MicroBatcher, items: list, deadline=None) -> list:
+def _submit_concurrently(batcher: MicroBatcher, items: list) -> list:
+    """Each item from its own thread, announced first, as worker threads do."""
     barrier = threading.Barrier(len(items))
     results: list = [None] * len(items)
 
     def one(index: int) -> None:
-        barrier.wait()
-        results[index] = batcher.submit(items[index], deadline).result(timeout=10)
+        with batcher.expecting():
+            barrier.wait()  # every item is announced before any is submitted
+            future = batcher.submit(items[index])
+        results[index] = future.result(timeout=10)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(len(items))]
     for thread in threads:
@@ -151,16 +154,42 @@ def test_concurrent_requests_are_grouped_into_one_batch():
         seen.append(list(items))
         return [item * 10 for item in items]
 
-    batcher = MicroBatcher(run, max_batch_size=8, max_wait_s=0.2)
+    batcher = MicroBatcher(run, max_batch_size=8, max_wait_s=5.0)
     try:
         results = _submit_concurrently(batcher, list(range(8)))
     finally:
         batcher.close()
 
     assert results == [i * 10 for i in range(8)]
-    assert len(seen) <= 2  # eight concurrent requests, at most two forward passes
-    assert max(len(batch) for batch in seen) >= 4
-    assert batcher.stats.items == 8
+    assert [sorted(batch) for batch in seen] == [list(range(8))]  # one forward pass
+
+
+def test_the_batcher_waits_for_an_announced_item_then_runs_both_together():
+    batcher = MicroBatcher(lambda items: items, max_batch_size=8, max_wait_s=5.0)
+    announced, go = threading.Event(), threading.Event()
+
+    def late_arrival() -> None:
+        with batcher.expecting():
+            announced.set()
+            go.wait(5)
+            late.append(batcher.submit("late"))
+
+    late: list = []
+    thread = threading.Thread(target=late_arrival)
+    thread.start()
+    announced.wait(5)
+    early = batcher.submit("early")
+    time.sleep(0.05)  # the batcher holds "early" back while "late" is being prepared
+    assert not early.done()
+    go.set()
+    thread.join()
+    try:
+        assert early.result(timeout=5) == "early"
+        assert late[0].result(timeout=5) == "late"
+    finally:
+        batcher.close()
+
+    assert batcher.stats.sizes == {2: 1}
 
 
 def test_a_batch_never_exceeds_the_maximum_size():
@@ -184,8 +213,9 @@ def test_a_batch_never_exceeds_the_maximum_size():
     assert sum(sizes) == 10
 
 
-def test_a_lone_request_runs_alone_after_the_short_wait():
-    batcher = MicroBatcher(lambda items: items, max_batch_size=16, max_wait_s=0.002)
+def test_a_lone_request_does_not_wait_for_company_that_is_not_coming():
+    # A 60 s batching window, yet the answer comes at once: nothing else was announced.
+    batcher = MicroBatcher(lambda items: items, max_batch_size=16, max_wait_s=60.0)
     try:
         assert batcher.submit("only").result(timeout=5) == "only"
     finally:

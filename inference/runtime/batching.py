@@ -3,9 +3,13 @@
 The idea is Triton's dynamic batcher.  Each worker thread holding a request submits its
 preprocessed item and waits on a future; one batching thread per model takes the first item
 waiting, then keeps taking more until the batch is full (``max_batch_size``) or the oldest
-item has waited ``max_wait_s``, and runs them together.  A lone request therefore waits at
-most ``max_wait_s`` (a few milliseconds) longer than it would alone, while concurrent requests
-fill batches and raise throughput on a GPU.
+item has waited ``max_wait_s``, and runs them together.
+
+Unlike a fixed delay, the batcher waits only while another request is on its way: a thread
+announces its item with ``expecting()`` before preprocessing it, and once nothing is queued
+and nothing is announced the batch runs at once.  A lone request therefore pays no wait at
+all, while requests that arrive together still share a forward pass; under sustained load
+batches also form on their own, from what queues up while the previous batch runs.
 
 Items whose deadline has passed (their HTTP client has given up) are dropped before the
 forward pass, so a backlog cannot make the queue stall behind abandoned work.
@@ -22,8 +26,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -33,6 +38,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
+
+# How often a waiting batcher re-checks whether announced items are still on their way.
+_POLL_S = 0.0005
 
 
 @dataclass
@@ -79,10 +87,23 @@ class MicroBatcher(Generic[T, R]):
         self.max_batch_size = max_batch_size
         self.max_wait_s = max(0.0, max_wait_s)
         self.stats = BatchStats()
+        self._expected = 0
+        self._expected_lock = threading.Lock()
         self._queue: queue.Queue[_Pending[T, R] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._closed = False
         self._thread.start()
+
+    @contextmanager
+    def expecting(self) -> Iterator[None]:
+        """Announce an item that will be submitted inside this block (after preprocessing)."""
+        with self._expected_lock:
+            self._expected += 1
+        try:
+            yield
+        finally:
+            with self._expected_lock:
+                self._expected -= 1
 
     def submit(self, item: T, deadline: float | None = None) -> Future[R]:
         """Queue one item; ``deadline`` is a ``time.monotonic()`` instant or None."""
@@ -104,13 +125,14 @@ class MicroBatcher(Generic[T, R]):
         while len(batch) < self.max_batch_size:
             remaining = flush_at - time.monotonic()
             try:
-                pending = (
-                    self._queue.get(timeout=remaining)
-                    if remaining > 0
-                    else self._queue.get_nowait()
-                )
+                if remaining <= 0 or self._expected == 0:
+                    pending = self._queue.get_nowait()  # take what is queued, wait for nothing
+                else:
+                    pending = self._queue.get(timeout=min(remaining, _POLL_S))
             except queue.Empty:
-                break
+                if remaining <= 0 or self._expected == 0:
+                    break
+                continue
             if pending is None:
                 return batch, True
             batch.append(pending)

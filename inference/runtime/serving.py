@@ -149,9 +149,10 @@ class ProductRuntime:
             raise ModelsNotLoaded(f"{self.name} models are not loaded: {self._reason}")
         assert self._predictor is not None
         assert self._batcher is not None
-        tensor = self._predictor.preprocess(item)
+        with self._batcher.expecting():  # the batcher waits for this item while it is prepared
+            tensor = self._predictor.preprocess(item)
+            future = self._batcher.submit(tensor, deadline)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        future = self._batcher.submit(tensor, deadline)
         try:
             row = future.result(timeout=timeout)
         except TimeoutError as exc:
