@@ -13,8 +13,6 @@ Needs PostgreSQL and Redis on their standard ports (it uses Redis database 13).
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import os
 import statistics
 import subprocess
@@ -30,24 +28,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import redis  # noqa: E402
 import requests  # noqa: E402
 
+from bench.samples import leukemia_payloads  # noqa: E402
 from tests.servers import platform_env, start_celery_worker, start_daphne  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 DATABASE = "medimg_bench"
-
-
-def sample_payloads(n: int) -> list[dict]:
-    import django
-
-    django.setup()
-    from inference.phantoms.leukemia import CLASSES, draw_cell
-
-    payloads = []
-    for i in range(n):
-        buffer = io.BytesIO()
-        draw_cell(CLASSES[i % 4], seed=70_000 + i).image.save(buffer, format="PNG")
-        payloads.append({"image_base64": base64.b64encode(buffer.getvalue()).decode()})
-    return payloads
 
 
 def run_level(url: str, payloads: list[dict], concurrency: int) -> tuple[float, list[float]]:
@@ -87,7 +72,10 @@ def main() -> None:
         CELERY_WORKER_CONCURRENCY=str(max(levels)),
         INFERENCE_MAX_BATCH_SIZE="16",
     )
-    payloads = sample_payloads(args.requests)
+    import django
+
+    django.setup()
+    payloads = leukemia_payloads(args.requests, first_seed=70_000)
     worker, _ = start_celery_worker(env, REDIS_URL)
     daphne, base_url = start_daphne(env)
     url = f"{base_url}/leukemia/predict"

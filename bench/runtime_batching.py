@@ -29,25 +29,18 @@ import django
 
 django.setup()
 
-import base64  # noqa: E402
-import io  # noqa: E402
-
 import torch  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
-from inference.phantoms.leukemia import CLASSES, draw_cell  # noqa: E402
+from bench.samples import leukemia_payloads  # noqa: E402
 from inference.runtime.serving import ProductRuntime  # noqa: E402
 
 PREDICTOR = "inference.products.leukemia.predictor.LeukemiaPredictor"
 
 
 def items(n: int) -> list[dict]:
-    out = []
-    for i in range(n):
-        buffer = io.BytesIO()
-        draw_cell(CLASSES[i % 4], seed=50_000 + i).image.save(buffer, format="PNG")
-        out.append({"image_b64": base64.b64encode(buffer.getvalue()).decode()})
-    return out
+    """The worker-side item for each payload: the base64 image under ``image_b64``."""
+    return [{"image_b64": p["image_base64"]} for p in leukemia_payloads(n, first_seed=50_000)]
 
 
 def runtime(batch_size: int, wait_ms: float) -> ProductRuntime:

@@ -134,9 +134,9 @@ def _submit_concurrently(batcher: MicroBatcher, items: list) -> list:
     results: list = [None] * len(items)
 
     def one(index: int) -> None:
-        with batcher.expecting():
+        with batcher.expecting() as announcement:
             barrier.wait()  # every item is announced before any is submitted
-            future = batcher.submit(items[index])
+            future = batcher.submit(items[index], announcement=announcement)
         results[index] = future.result(timeout=10)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(len(items))]
@@ -169,10 +169,10 @@ def test_the_batcher_waits_for_an_announced_item_then_runs_both_together():
     announced, go = threading.Event(), threading.Event()
 
     def late_arrival() -> None:
-        with batcher.expecting():
+        with batcher.expecting() as announcement:
             announced.set()
             go.wait(5)
-            late.append(batcher.submit("late"))
+            late.append(batcher.submit("late", announcement=announcement))
 
     late: list = []
     thread = threading.Thread(target=late_arrival)

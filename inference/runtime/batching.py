@@ -51,6 +51,13 @@ class _Pending(Generic[T, R]):
 
 
 @dataclass
+class Announcement:
+    """A request announced to the batcher; retired when it is submitted (or abandoned)."""
+
+    submitted: bool = False
+
+
+@dataclass
 class BatchStats:
     """What the batcher did: the sizes of the batches it ran, for health and tests."""
 
@@ -95,21 +102,35 @@ class MicroBatcher(Generic[T, R]):
         self._thread.start()
 
     @contextmanager
-    def expecting(self) -> Iterator[None]:
-        """Announce an item that will be submitted inside this block (after preprocessing)."""
+    def expecting(self) -> Iterator[Announcement]:
+        """Announce an item to be submitted in this block (pass the announcement to submit)."""
+        announcement = Announcement()
         with self._expected_lock:
             self._expected += 1
         try:
-            yield
+            yield announcement
         finally:
-            with self._expected_lock:
+            self._retire(announcement)
+
+    def _retire(self, announcement: Announcement) -> None:
+        with self._expected_lock:
+            if not announcement.submitted:
+                announcement.submitted = True
                 self._expected -= 1
 
-    def submit(self, item: T, deadline: float | None = None) -> Future[R]:
-        """Queue one item; ``deadline`` is a ``time.monotonic()`` instant or None."""
+    def submit(
+        self, item: T, deadline: float | None = None, announcement: Announcement | None = None
+    ) -> Future[R]:
+        """Queue one item; ``deadline`` is a ``time.monotonic()`` instant or None.
+
+        The announcement is retired before the item is queued, so the batcher never waits
+        for an item it already holds.
+        """
         if self._closed:
             raise RuntimeError("batcher is closed")
         pending: _Pending[T, R] = _Pending(item, deadline)
+        if announcement is not None:
+            self._retire(announcement)
         self._queue.put(pending)
         return pending.future
 

@@ -47,6 +47,22 @@ class Manifest:
     def path_of(self, role: str) -> Path:
         return self.directory / self.files[role].filename
 
+    def describe_files(self, loaded: bool) -> dict[str, dict[str, Any]]:
+        """Each file as health documents show it; ``local_path`` is relative to the store's
+        parent (``models/leukemia/classifier.pt``), so no absolute server path is published."""
+        described = {}
+        for role, model_file in self.files.items():
+            path = self.path_of(role)
+            described[role] = {
+                "filename": model_file.filename,
+                "local_path": f"{path.parent.parent.name}/{path.parent.name}/{path.name}",
+                "local_exists": path.is_file(),
+                "loaded": loaded,
+                "source": model_file.source,
+                "repository": model_file.repository or self.repository,
+            }
+        return described
+
     def to_json(self) -> dict[str, Any]:
         return {
             "product": self.product,

@@ -149,9 +149,10 @@ class ProductRuntime:
             raise ModelsNotLoaded(f"{self.name} models are not loaded: {self._reason}")
         assert self._predictor is not None
         assert self._batcher is not None
-        with self._batcher.expecting():  # the batcher waits for this item while it is prepared
+        # The batcher holds a forming batch open for this item while it is being prepared.
+        with self._batcher.expecting() as announcement:
             tensor = self._predictor.preprocess(item)
-            future = self._batcher.submit(tensor, deadline)
+            future = self._batcher.submit(tensor, deadline, announcement)
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             row = future.result(timeout=timeout)
@@ -169,20 +170,9 @@ class ProductRuntime:
 
     def status(self) -> dict[str, Any]:
         """JSON-safe: what ``/health/`` and the products' own health endpoints show."""
-        manifest = self._manifest
-        files: dict[str, Any] = {}
-        if manifest is not None:
-            for role, model_file in manifest.files.items():
-                path = manifest.path_of(role)
-                files[role] = {
-                    "filename": model_file.filename,
-                    "local_path": f"{path.parent.parent.name}/{path.parent.name}/{path.name}",
-                    "local_exists": path.is_file(),
-                    "loaded": self.loaded,
-                    "source": model_file.source,
-                    "repository": model_file.repository or manifest.repository,
-                    "problem": self._file_problems.get(role),
-                }
+        files = self._manifest.describe_files(self.loaded) if self._manifest else {}
+        for role, described in files.items():
+            described["problem"] = self._file_problems.get(role)
         status: dict[str, Any] = {
             "loaded": self.loaded,
             "device": self.device,

@@ -27,18 +27,7 @@ def _files_from_manifest() -> tuple[str | None, dict[str, Any]]:
         manifest = read_manifest(settings.MODEL_STORE, PRODUCT)
     except ManifestError:
         return None, {}
-    files = {}
-    for role, model_file in manifest.files.items():
-        path = manifest.path_of(role)
-        files[role] = {
-            "filename": model_file.filename,
-            "local_path": f"{path.parent.parent.name}/{path.parent.name}/{path.name}",
-            "local_exists": path.is_file(),
-            "loaded": False,
-            "source": model_file.source,
-            "repository": model_file.repository or manifest.repository,
-        }
-    return manifest.model_version, files
+    return manifest.model_version, manifest.describe_files(loaded=False)
 
 
 def health_document() -> dict[str, Any]:
