@@ -10,7 +10,7 @@ PORT ?= 8000
 # With SECRET_KEY unset, `make run` uses a key made once for this checkout (var/secret_key).
 SECRET_KEY_FILE := var/secret_key
 
-.PHONY: run worker test lint format install install-dev secret-key
+.PHONY: run worker beat test lint format install install-dev secret-key
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ worker: install $(SECRET_KEY_FILE)
 	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (without it tasks run inside make run)"; exit 2; }
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; \
 	exec $(BIN)/celery -A config worker -Q inference,default --loglevel INFO
+
+# Exactly one per deployment: schedules the Stripe usage sweep (billing.tasks).
+beat: install $(SECRET_KEY_FILE)
+	@test -n "$$REDIS_URL" || { echo "make beat needs REDIS_URL"; exit 2; }
+	@export SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; \
+	exec $(BIN)/celery -A config beat --loglevel INFO --schedule var/celerybeat-schedule
 
 test: install-dev
 	$(BIN)/ruff check .

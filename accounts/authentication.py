@@ -1,4 +1,4 @@
-"""Finding the customer behind an ``x-api-key`` header.
+"""Who is calling: API keys (``x-api-key``) and JWTs (``Authorization``).
 
 Keys are looked up by their SHA-256 hash (an index lookup that reveals nothing about other
 keys), then compared in constant time.  Revoked keys and keys of inactive customers are
@@ -10,11 +10,16 @@ from __future__ import annotations
 import hmac
 
 from django.http import HttpRequest
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from accounts import keys
 from accounts.models import ApiKey
 
 API_KEY_HEADER = "x-api-key"
+INVALID_API_KEY = "Invalid API key"
 # Longer values are not keys; refusing them early avoids hashing arbitrary megabytes.
 MAX_KEY_LENGTH = 256
 
@@ -36,3 +41,48 @@ def find_api_key(raw_key: str | None) -> ApiKey | None:
 
 def api_key_from_request(request: HttpRequest) -> ApiKey | None:
     return find_api_key(request.headers.get(API_KEY_HEADER))
+
+
+class ApiKeyClient:
+    """``request.user`` for a request authenticated by an API key: the customer acting."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+
+    def __init__(self, api_key: ApiKey) -> None:
+        self.api_key = api_key
+        self.customer = api_key.customer
+        self.pk = None
+
+    def __str__(self) -> str:
+        return f"{self.customer} ({self.api_key.prefix}…)"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """``x-api-key`` authentication (seed 002): a missing or bad key is a 403.
+
+    ``authenticate_header`` returns nothing, which is what makes DRF answer 403 rather than
+    401; products render the failure as ``{"error": "Invalid API key"}``.
+    """
+
+    def authenticate(self, request: Request) -> tuple[ApiKeyClient, ApiKey]:
+        api_key = api_key_from_request(request)
+        if api_key is None:
+            raise AuthenticationFailed(INVALID_API_KEY)
+        api_key.touch()
+        return ApiKeyClient(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> None:
+        return None
+
+
+class BareOrBearerJWTAuthentication(JWTAuthentication):
+    """simplejwt, accepting ``Authorization: <token>`` (as the chest X-ray seed sends it) as
+    well as ``Authorization: Bearer <token>``."""
+
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        parts = header.split()
+        if len(parts) == 1:
+            return parts[0]
+        return super().get_raw_token(header)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from accounts import keys
+
+# last_used_at is refreshed at most this often, so a busy key does not cost a write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def default_tier_id() -> int | None:
@@ -21,7 +30,25 @@ class Customer(models.Model):
     tier = models.ForeignKey(
         "billing.Tier", on_delete=models.PROTECT, related_name="customers", default=default_tier_id
     )
-    stripe_customer_id = models.CharField(max_length=64, blank=True)
+    stripe_customer_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Stripe customer id (cus_…); billable usage is reported to Stripe when set.",
+    )
+    custom_single_rate = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Enterprise only: agreed USD per single call.",
+    )
+    custom_session_rate = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Enterprise only: agreed USD per session call.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -30,6 +57,34 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if (
+            self.tier_id
+            and self.tier.has_custom_rates
+            and (self.custom_single_rate is None or self.custom_session_rate is None)
+        ):
+            raise ValidationError(
+                f"The {self.tier.name} tier has no list prices: set both custom rates."
+            )
+
+    def rate_for(self, call_type: str) -> Decimal | None:
+        """USD for one billable call of ``call_type`` (``single`` or ``session``), or None."""
+        custom = self.custom_single_rate if call_type == "single" else self.custom_session_rate
+        listed = self.tier.single_rate if call_type == "single" else self.tier.session_rate
+        return custom if self.tier.has_custom_rates else listed
+
+
+class Membership(models.Model):
+    """Links a Django user to the customer they act for (staff need none)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.customer}"
 
 
 class ApiKey(models.Model):
@@ -49,6 +104,22 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.label or 'no label'})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and self.customer.is_active
+
+    def touch(self) -> None:
+        """Record use, writing only when the stored time is older than the resolution."""
+        now = timezone.now()
+        if self.last_used_at is None or now - self.last_used_at >= LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
 
     @classmethod
     def issue(cls, customer: Customer, label: str = "") -> tuple[ApiKey, str]:

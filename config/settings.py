@@ -13,6 +13,7 @@ of knobs, with examples, is in ``platform/env.example``.
 """
 
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -176,6 +178,31 @@ CELERY_REDIS_SOCKET_TIMEOUT = 10
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 3
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
+
+# JWTs for the chest X-ray API (POST /auth/token/ with a username and password).
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=60)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+# --- Billing and Stripe usage reporting ------------------------------------------------------
+
+# Unset: usage is recorded but not reported.  Set: billable events of customers with a Stripe
+# customer id are sent to the billing meter below, through the billing.tasks outbox.
+STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
+STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="vhs_measurement")
+# Only for tests and stripe-mock style servers; production uses Stripe's own address.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+# Retries of one report (exponential backoff with jitter), then the periodic sweep takes over.
+STRIPE_REPORT_MAX_RETRIES = env.int("STRIPE_REPORT_MAX_RETRIES", default=8)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-unreported-usage": {
+        "task": "billing.tasks.sweep_unreported_usage",
+        "schedule": env.float("STRIPE_SWEEP_SECONDS", default=300.0),
+    },
+}
 
 # --- Inference --------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -80,3 +81,16 @@ def platform_stack(test_database_url: str, redis_url: str) -> Iterator[PlatformS
     yield PlatformStack(base_url, daphne, worker, worker_name, redis_url)
     daphne.stop()
     worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _seed_data_after_flushes(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush the database, taking the migration-seeded tiers with it;
+    put them back (with the migration's own code) before each such test."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    importlib.import_module("billing.migrations.0002_seed_tiers").seed(apps, None)
