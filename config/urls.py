@@ -17,4 +17,5 @@ urlpatterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("leukemia/", include("inference.products.leukemia.urls")),
+    path("vhs/v3/", include("inference.products.vhs.urls")),
 ]

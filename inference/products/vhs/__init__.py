@@ -1,0 +1,1 @@
+"""Veterinary cardiac VHS/VLAS measurement (seed 002, API v3)."""

@@ -1,0 +1,183 @@
+"""From model outputs to the seed's answer: landmarks, spread, confidence, result code.
+
+Pure functions (no torch, no Django), so every rule is tested directly:
+
+* **spread** is the ensemble's disagreement: the mean Euclidean distance, in normalised
+  coordinates (fractions of the image's width and height), of each member's landmark from
+  the ensemble mean, averaged over the members and the landmarks used for the measurement.
+  0.005 is half a percent of the image.
+* **confidence**: ``optimal`` below 0.005, ``good`` below 0.008, ``review`` otherwise.
+* **result codes** (seed 002): 6 rejected by the radiograph classifier; 5 when a heart or
+  vertebral landmark lies outside the image (nothing can be measured); 0 when the landmarks
+  give no usable geometry (no vertebral unit, or a VHS outside 3-20, which no heart has);
+  4 when VHS is measured but the VLAS point lies outside the image; otherwise 1, 2 or 3 by
+  confidence.  Code 7 (PoP rectification failed) comes from the PoP pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from inference.products.vhs.geometry import LANDMARKS, measure
+
+OPTIMAL_SPREAD = 0.005
+GOOD_SPREAD = 0.008
+PLAUSIBLE_VHS = (3.0, 20.0)
+VHS_LANDMARKS = (
+    "heart_top",
+    "heart_bottom",
+    "heart_right",
+    "heart_left",
+    "Vertebra A",
+    "Vertebra B",
+)
+
+RESULT_DESCRIPTIONS = {
+    0: "Abnormal result — unexpected prediction state",
+    1: "VHS and VLAS predicted successfully with high confidence",
+    2: "VHS and VLAS predicted successfully with moderate confidence",
+    3: "VHS and VLAS predicted but confidence is low — review recommended",
+    4: "VHS predicted successfully, VLAS could not be calculated",
+    5: "Neither VHS nor VLAS could be calculated — check image quality",
+    6: "Image rejected — not a valid radiograph.",
+    7: "PoP image detected but perspective correction failed",
+}
+MEASURED_CODES = frozenset({1, 2, 3, 4})
+
+Points = dict[str, tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything the API reports about one image."""
+
+    result_code: int
+    classifier_confidence: float
+    landmarks: Points | None = None
+    spread: float | None = None
+    vhs: float | None = None
+    vlas: float | None = None
+    axes_perpendicular: bool = False
+
+    @property
+    def rejected(self) -> bool:
+        return self.result_code == 6
+
+    @property
+    def measured(self) -> bool:
+        return self.result_code in MEASURED_CODES
+
+    @property
+    def confidence(self) -> str:
+        return confidence_of(self.spread)
+
+
+def confidence_of(spread: float | None) -> str:
+    if spread is None:
+        return "review"
+    if spread < OPTIMAL_SPREAD:
+        return "optimal"
+    if spread < GOOD_SPREAD:
+        return "good"
+    return "review"
+
+
+def ensemble_mean(members: list[Points]) -> Points:
+    return {
+        name: (
+            statistics.fmean(member[name][0] for member in members),
+            statistics.fmean(member[name][1] for member in members),
+        )
+        for name in LANDMARKS
+    }
+
+
+def spread_of(members: list[Points], mean: Points, names: tuple[str, ...] = LANDMARKS) -> float:
+    distances = [
+        math.hypot(member[name][0] - mean[name][0], member[name][1] - mean[name][1])
+        for member in members
+        for name in names
+    ]
+    return statistics.fmean(distances)
+
+
+def inside(point: tuple[float, float]) -> bool:
+    return 0.0 <= point[0] <= 1.0 and 0.0 <= point[1] <= 1.0
+
+
+def analyse(
+    members: list[Points],
+    radiograph_probability: float,
+    width: int,
+    height: int,
+    threshold: float = 0.5,
+) -> FrameResult:
+    """One image's result from the classifier's probability and the ensemble's landmarks."""
+    if radiograph_probability < threshold:
+        return FrameResult(result_code=6, classifier_confidence=1.0 - radiograph_probability)
+    mean = ensemble_mean(members)
+    confidence = radiograph_probability
+    if not all(inside(mean[name]) for name in VHS_LANDMARKS):
+        return FrameResult(5, confidence, mean, spread_of(members, mean))
+    vlas_visible = inside(mean["VLAS"])
+    names = (*VHS_LANDMARKS, "VLAS") if vlas_visible else VHS_LANDMARKS
+    spread = spread_of(members, mean, names)
+    try:
+        measurement = measure(mean, width, height)
+    except ValueError:
+        return FrameResult(0, confidence, mean, spread)
+    if not (PLAUSIBLE_VHS[0] <= measurement.vhs <= PLAUSIBLE_VHS[1]):
+        return FrameResult(0, confidence, mean, spread)
+    if not vlas_visible:
+        code = 4
+    else:
+        code = {"optimal": 1, "good": 2, "review": 3}[confidence_of(spread)]
+    return FrameResult(
+        result_code=code,
+        classifier_confidence=confidence,
+        landmarks=mean,
+        spread=spread,
+        vhs=measurement.vhs,
+        vlas=measurement.vlas if vlas_visible else None,
+        axes_perpendicular=measurement.axes_perpendicular,
+    )
+
+
+def prediction_list(landmarks: Points) -> list[dict[str, Any]]:
+    """The seed's ``prediction`` array: 7 ``{"x", "y", "class"}``, normalised, 4 decimals."""
+    return [
+        {"x": round(landmarks[name][0], 4), "y": round(landmarks[name][1], 4), "class": name}
+        for name in LANDMARKS
+    ]
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    best_index: int | None
+    measured: list[int]
+    result_code: int  # what the batch bills on: the best frame's code, or 5 when none measured
+
+    @property
+    def any_measured(self) -> bool:
+        return self.best_index is not None
+
+
+def summarise(frames: list[FrameResult]) -> BatchSummary:
+    """The best frame is the measured one the ensemble agrees on most (lowest spread)."""
+    measured = [i for i, frame in enumerate(frames) if frame.measured]
+    if not measured:
+        return BatchSummary(best_index=None, measured=[], result_code=5)
+    best = min(measured, key=lambda i: (frames[i].spread or 0.0, i))
+    return BatchSummary(best_index=best, measured=measured, result_code=frames[best].result_code)
+
+
+def median_or_none(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def std_or_none(values: list[float]) -> float | None:
+    """Sample standard deviation over frames; null with fewer than two (as the seed shows)."""
+    return round(statistics.stdev(values), 2) if len(values) >= 2 else None
