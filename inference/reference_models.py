@@ -39,4 +39,10 @@ REFERENCE_MODELS = {
         training_module="inference.products.leukemia.training",
         phantom_module="inference.phantoms.leukemia",
     ),
+    "vhs": ReferenceModels(
+        product="vhs",
+        model_version="vhs-ref-phantom-1.0",
+        training_module="inference.products.vhs.training",
+        phantom_module="inference.phantoms.vhs",
+    ),
 }

@@ -1,15 +1,41 @@
-"""``python manage.py make_phantom leukemia --class Pre --seed 3 --out cell.png``.
+"""Draw one phantom with known ground truth, write it, print the truth as JSON.
 
-Draws one phantom with the project's generator, writes it, and prints its ground truth as
-JSON: the same images the reference models were trained on, for manual tests.
+    python manage.py make_phantom leukemia --class Pre --seed 3 --out cell.png
+    python manage.py make_phantom vhs --vhs 11.2 --seed 4 --out dog.png
+
+The same generators the reference models were trained on, for manual tests.
 """
 
 import json
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inference.management.commands._products import add_product_argument, reference_models
+
+
+def _draw_leukemia(phantoms: Any, options: dict[str, Any]) -> Any:
+    cell_class = options["cell_class"]
+    if cell_class is None:
+        raise CommandError(f"--class is required: one of {', '.join(phantoms.CLASSES)}")
+    if cell_class not in phantoms.CLASSES:
+        raise CommandError(f"Unknown class {cell_class!r}: one of {', '.join(phantoms.CLASSES)}")
+    return phantoms.draw_cell(cell_class, seed=options["seed"], size=options["size"] or 128)
+
+
+def _draw_vhs(phantoms: Any, options: dict[str, Any]) -> Any:
+    for name, (low, high) in {"vhs": (8.0, 13.5), "vlas": (1.2, 3.2)}.items():
+        value = options[name]
+        if value is not None and not low <= value <= high:
+            raise CommandError(f"--{name} must lie between {low} and {high}")
+    size = (options["size"], options["size"]) if options["size"] else None
+    return phantoms.draw_radiograph(
+        seed=options["seed"], vhs=options["vhs"], vlas=options["vlas"], size=size
+    )
+
+
+DRAWERS = {"leukemia": _draw_leukemia, "vhs": _draw_vhs}
 
 
 class Command(BaseCommand):
@@ -18,21 +44,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         add_product_argument(parser)
         parser.add_argument("--class", dest="cell_class", help="leukemia: Benign/Early/Pre/Pro.")
+        parser.add_argument("--vhs", type=float, help="vhs: the heart score to draw (8.0-13.5).")
+        parser.add_argument("--vlas", type=float, help="vhs: the VLAS to draw (1.2-3.2).")
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--size", type=int, default=128, help="Image side in pixels.")
+        parser.add_argument("--size", type=int, default=None, help="Image side in pixels.")
         parser.add_argument("--out", type=Path, required=True, help="PNG or JPEG file to write.")
 
-    def handle(
-        self, product: str, cell_class: str | None, seed: int, size: int, out: Path, **options
-    ) -> None:
+    def handle(self, product: str, out: Path, **options: Any) -> None:
         phantoms = reference_models(product).phantoms()
-        if cell_class is None:
-            raise CommandError(f"--class is required: one of {', '.join(phantoms.CLASSES)}")
-        if cell_class not in phantoms.CLASSES:
-            raise CommandError(
-                f"Unknown class {cell_class!r}: one of {', '.join(phantoms.CLASSES)}"
-            )
-        phantom = phantoms.draw_cell(cell_class, seed=seed, size=size)
+        phantom = DRAWERS[product](phantoms, options)
         try:
             phantom.image.save(out)
         except (OSError, ValueError) as exc:

@@ -1,0 +1,300 @@
+"""The numbers behind the staff pages: monthly summary, dashboard, Stripe reporting health.
+
+Pure query functions: each takes a month or a date range (UTC, the billing period of
+``billing.engine``) and returns plain data, so the admin views only lay them out.  Money is
+summed as ``Decimal`` from the ``rate`` stored on each billable event, never recomputed from
+today's tier prices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Min, Q, Sum
+from django.db.models.functions import TruncDate, TruncMonth
+from django.utils import timezone
+
+from billing.models import CallType, Reason, UsageEvent
+
+ZERO = Decimal("0.00")
+# Reasons of free events, in the order of the summary's columns.
+FREE_REASONS = (Reason.NO_VALID_VHS.value, Reason.RECHECK_24H.value, Reason.BILLING_ERROR.value)
+
+# A billable event still unreported this long after it was recorded needs a look: the
+# outbox task normally reports it within seconds, the sweep within minutes.
+STRIPE_OVERDUE_AFTER = timedelta(hours=1)
+
+
+# --- months -------------------------------------------------------------------------------
+
+
+def month_of(moment: datetime | date) -> date:
+    """The first day of the UTC calendar month ``moment`` falls in."""
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(UTC).date()
+    return moment.replace(day=1)
+
+
+def add_months(month: date, count: int) -> date:
+    """The first day of the month ``count`` months after ``month`` (negative: before)."""
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_range(month: date) -> tuple[datetime, datetime]:
+    """The half-open UTC interval [start, end) of ``month``."""
+    first = month_of(month)
+    start = datetime(first.year, first.month, 1, tzinfo=UTC)
+    following = add_months(first, 1)
+    return start, datetime(following.year, following.month, 1, tzinfo=UTC)
+
+
+def parse_month(text: str) -> date:
+    """``"2026-11"`` -> ``date(2026, 11, 1)``; ValueError for anything else."""
+    year, sep, month = text.partition("-")
+    if not (sep and len(year) == 4 and len(month) == 2 and year.isdigit() and month.isdigit()):
+        raise ValueError(f"not a month (YYYY-MM): {text!r}")
+    return date(int(year), int(month), 1)
+
+
+def recent_months(count: int = 12, now: datetime | None = None) -> list[date]:
+    """The last ``count`` calendar months, the current one first."""
+    current = month_of(now or timezone.now())
+    return [add_months(current, -offset) for offset in range(count)]
+
+
+# --- monthly summary per customer ---------------------------------------------------------
+
+
+@dataclass
+class SummaryRow:
+    """One customer's month (or, as the total row, everyone's)."""
+
+    customer_id: int | None
+    customer: str
+    tiers: list[str] = field(default_factory=list)
+    billable_single: int = 0
+    billable_session: int = 0
+    free: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FREE_REASONS, 0))
+    cost: Decimal = ZERO
+
+    @property
+    def billable(self) -> int:
+        return self.billable_single + self.billable_session
+
+    @property
+    def free_total(self) -> int:
+        return sum(self.free.values())
+
+    @property
+    def free_by_reason(self) -> list[int]:
+        """Free calls per reason, in the order of ``FREE_REASONS``."""
+        return [self.free.get(reason, 0) for reason in FREE_REASONS]
+
+    def add(self, other: SummaryRow) -> None:
+        self.billable_single += other.billable_single
+        self.billable_session += other.billable_session
+        for reason, count in other.free.items():
+            self.free[reason] = self.free.get(reason, 0) + count
+        self.cost += other.cost
+        for tier in other.tiers:
+            if tier not in self.tiers:
+                self.tiers.append(tier)
+
+
+@dataclass
+class MonthlySummary:
+    month: date
+    rows: list[SummaryRow]
+    total: SummaryRow
+
+
+def monthly_summary(month: date) -> MonthlySummary:
+    """Per customer with any event in ``month``: billable calls by type, free calls by
+    reason, the tiers the calls were decided at, and the cost (sum of billed rates)."""
+    start, end = month_range(month)
+    billable = Q(billable=True)
+    groups = (
+        UsageEvent.objects.filter(created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .values("customer_id", "customer__name", "tier_code")
+        .annotate(
+            first=Min("created_at"),
+            single=Count("pk", filter=billable & Q(call_type=CallType.SINGLE)),
+            session=Count("pk", filter=billable & Q(call_type=CallType.SESSION)),
+            cost=Sum("rate", filter=billable),
+            **{
+                f"free_{reason}": Count("pk", filter=Q(billable=False, reason=reason))
+                for reason in FREE_REASONS
+            },
+        )
+    )
+    rows: dict[int, SummaryRow] = {}
+    for group in sorted(groups, key=lambda g: g["first"]):
+        row = rows.setdefault(
+            group["customer_id"],
+            SummaryRow(customer_id=group["customer_id"], customer=group["customer__name"]),
+        )
+        row.add(
+            SummaryRow(
+                customer_id=group["customer_id"],
+                customer=group["customer__name"],
+                tiers=[group["tier_code"]] if group["tier_code"] else [],
+                billable_single=group["single"],
+                billable_session=group["session"],
+                free={reason: group[f"free_{reason}"] for reason in FREE_REASONS},
+                cost=group["cost"] or ZERO,
+            )
+        )
+    ordered = sorted(rows.values(), key=lambda row: row.customer.lower())
+    total = SummaryRow(customer_id=None, customer="Total")
+    for row in ordered:
+        total.add(row)
+    total.tiers = []
+    return MonthlySummary(month=month_of(month), rows=ordered, total=total)
+
+
+# --- dashboard series ---------------------------------------------------------------------
+
+
+def daily_billable_calls(last_day: date, days: int = 30) -> list[tuple[date, int]]:
+    """Billable calls per UTC day for the ``days`` days ending with ``last_day``, zeros kept."""
+    first_day = last_day - timedelta(days=days - 1)
+    start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+    end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + timedelta(days=1)
+    counts = dict(
+        UsageEvent.objects.filter(billable=True, created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day")
+        .annotate(calls=Count("pk"))
+        .values_list("day", "calls")
+    )
+    return [
+        (first_day + timedelta(days=n), counts.get(first_day + timedelta(days=n), 0))
+        for n in range(days)
+    ]
+
+
+def monthly_revenue(last_month: date, months: int = 12) -> list[tuple[date, Decimal]]:
+    """Billed USD per UTC calendar month for the ``months`` months ending with
+    ``last_month``, oldest first, zeros kept."""
+    first_month = add_months(month_of(last_month), -(months - 1))
+    start, _ = month_range(first_month)
+    _, end = month_range(last_month)
+    sums = {
+        month_of(row["month"]): row["revenue"] or ZERO
+        for row in UsageEvent.objects.filter(
+            billable=True, created_at__gte=start, created_at__lt=end
+        )
+        .order_by()
+        .annotate(month=TruncMonth("created_at", tzinfo=UTC))
+        .values("month")
+        .annotate(revenue=Sum("rate"))
+    }
+    series = [add_months(first_month, n) for n in range(months)]
+    return [(month, sums.get(month, ZERO)) for month in series]
+
+
+# --- Stripe reporting ---------------------------------------------------------------------
+
+STRIPE_STATUSES = {
+    "reported": "Reported",
+    "pending": "Pending",
+    "overdue": "Unreported for over an hour",
+    "failing": "Failing (last attempt failed)",
+    "not_owed": "Not reported (free, or customer without Stripe id)",
+}
+
+
+def owed_to_stripe() -> Q:
+    """Billable, unreported events of customers with a Stripe id: the outbox's work."""
+    return Q(billable=True, reported_at__isnull=True) & ~Q(customer__stripe_customer_id="")
+
+
+def stripe_status_q(status: str, now: datetime | None = None) -> Q:
+    """The events in one of ``STRIPE_STATUSES``; ``pending`` and ``failing`` do not overlap,
+    ``overdue`` holds both kinds once they are older than ``STRIPE_OVERDUE_AFTER``."""
+    now = now or timezone.now()
+    if status == "reported":
+        return Q(reported_at__isnull=False)
+    if status == "pending":
+        return owed_to_stripe() & Q(last_report_error="")
+    if status == "failing":
+        return owed_to_stripe() & ~Q(last_report_error="")
+    if status == "overdue":
+        return owed_to_stripe() & Q(created_at__lt=now - STRIPE_OVERDUE_AFTER)
+    if status == "not_owed":
+        return Q(reported_at__isnull=True) & ~owed_to_stripe()
+    raise ValueError(f"unknown Stripe reporting status {status!r}")
+
+
+def stripe_status(event: UsageEvent) -> str:
+    """The status of one event (with its customer loaded), as a key of ``STRIPE_STATUSES``."""
+    if event.reported_at is not None:
+        return "reported"
+    if not (event.billable and event.customer.stripe_customer_id):
+        return "not_owed"
+    return "failing" if event.last_report_error else "pending"
+
+
+@dataclass
+class OverdueCustomer:
+    customer_id: int
+    customer: str
+    events: int
+    failing: int
+    oldest: datetime
+
+
+@dataclass
+class StripeHealth:
+    pending: int
+    failing: int
+    overdue: int
+    billing_errors: int
+    billing_errors_since: datetime
+    overdue_customers: list[OverdueCustomer]
+
+
+def stripe_health(now: datetime | None = None, billing_errors_days: int = 30) -> StripeHealth:
+    """Counts of events owed to Stripe (pending, failing, overdue), of ``billing_error``
+    events in the last ``billing_errors_days`` days, and the customers with overdue events."""
+    now = now or timezone.now()
+    since = now - timedelta(days=billing_errors_days)
+    counts = UsageEvent.objects.order_by().aggregate(
+        pending=Count("pk", filter=stripe_status_q("pending", now)),
+        failing=Count("pk", filter=stripe_status_q("failing", now)),
+        overdue=Count("pk", filter=stripe_status_q("overdue", now)),
+        billing_errors=Count("pk", filter=Q(reason=Reason.BILLING_ERROR, created_at__gte=since)),
+    )
+    overdue = (
+        UsageEvent.objects.filter(stripe_status_q("overdue", now))
+        .order_by()
+        .values("customer_id", "customer__name")
+        .annotate(
+            events=Count("pk"),
+            failing=Count("pk", filter=~Q(last_report_error="")),
+            oldest=Min("created_at"),
+        )
+        .order_by("oldest")
+    )
+    return StripeHealth(
+        pending=counts["pending"],
+        failing=counts["failing"],
+        overdue=counts["overdue"],
+        billing_errors=counts["billing_errors"],
+        billing_errors_since=since,
+        overdue_customers=[
+            OverdueCustomer(
+                customer_id=row["customer_id"],
+                customer=row["customer__name"],
+                events=row["events"],
+                failing=row["failing"],
+                oldest=row["oldest"],
+            )
+            for row in overdue
+        ],
+    )

@@ -1,0 +1,92 @@
+"""The VHS product as the runtime serves it: a radiograph classifier and a 5-fold ensemble.
+
+One forward pass per batch runs the classifier and all five landmark regressors; the
+postprocessing (ensemble mean, spread, VHS/VLAS, result code, rendering) is pure Python from
+``analysis``, ``geometry`` and ``render``.  Runs only on workers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from typing import Any, ClassVar
+
+import torch
+from django.conf import settings
+from PIL import Image
+
+from inference.imaging.decoding import ImageRejected, open_image
+from inference.products.vhs.analysis import analyse
+from inference.products.vhs.geometry import LANDMARKS
+from inference.products.vhs.network import (
+    INPUT_SIZE,
+    LandmarkRegressor,
+    RadiographClassifier,
+    classifier_input,
+    image_to_tensor,
+)
+from inference.products.vhs.render import render
+from inference.products.vhs.training import N_FOLDS
+from inference.runtime.errors import InvalidInput
+from inference.runtime.predictor import Predictor
+
+FOLD_ROLES = tuple(f"landmarks_fold{i}" for i in range(N_FOLDS))
+
+
+class VhsPredictor(Predictor):
+    roles: ClassVar[tuple[str, ...]] = (*FOLD_ROLES, "radiograph_classifier")
+
+    def load(self, weights: dict[str, Any]) -> None:
+        self.members = [self._build(LandmarkRegressor(), weights[role]) for role in FOLD_ROLES]
+        self.classifier = self._build(RadiographClassifier(), weights["radiograph_classifier"])
+
+    def _build(self, module: torch.nn.Module, state_dict: dict) -> torch.nn.Module:
+        module.load_state_dict(state_dict, strict=True)
+        return module.to(self.device).eval()
+
+    def _image(self, item: dict[str, Any]) -> Image.Image:
+        try:
+            raw = base64.b64decode(item["image_b64"], validate=True)
+            return open_image(
+                raw, max_pixels=settings.IMAGE_MAX_PIXELS, max_bytes=settings.IMAGE_MAX_BYTES
+            )
+        except (KeyError, TypeError, binascii.Error, ImageRejected) as exc:
+            raise InvalidInput(f"unusable image: {exc}") from exc
+
+    def preprocess(self, item: dict[str, Any]) -> torch.Tensor:
+        """The regressor's and the classifier's inputs, stacked along the channels."""
+        image = self._image(item)
+        item["_size"] = image.size  # the postprocessing measures in this image's pixels
+        return torch.cat([image_to_tensor(image), classifier_input(image)], dim=0)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """``[B, 1 + 5 * 14]``: P(radiograph), then each member's 7 (x, y) landmarks."""
+        regressor_input, classifier_in = batch[:, :1], batch[:, 1:]
+        probability = torch.sigmoid(self.classifier(classifier_in)).reshape(-1, 1)
+        members = torch.stack([member(regressor_input) for member in self.members], dim=1)
+        return torch.cat([probability, members.flatten(1)], dim=1)
+
+    def postprocess(self, output: torch.Tensor, item: dict[str, Any]) -> dict[str, Any]:
+        values = output.tolist()
+        probability, coordinates = values[0], values[1:]
+        members = [
+            {
+                name: (coordinates[base + 2 * i], coordinates[base + 2 * i + 1])
+                for i, name in enumerate(LANDMARKS)
+            }
+            for base in range(0, len(coordinates), 2 * len(LANDMARKS))
+        ]
+        width, height = item["_size"]
+        frame = analyse(members, probability, width, height)
+        result: dict[str, Any] = {"frame": dataclasses.asdict(frame)}
+        if item.get("render") and not frame.rejected:
+            result["rendered_image"] = render(self._image(item), frame, item.get("format", "PNG"))
+        return result
+
+    def warmup_item(self) -> dict[str, Any]:
+        import io
+
+        buffer = io.BytesIO()
+        Image.new("L", (INPUT_SIZE, INPUT_SIZE), 40).save(buffer, format="PNG")
+        return {"image_b64": base64.b64encode(buffer.getvalue()).decode("ascii")}

@@ -1,0 +1,400 @@
+"""Train and evaluate the VHS reference models on radiograph phantoms.
+
+Real weights live on a hub this platform cannot reach, so the repository ships models trained
+here on ``inference.phantoms.vhs`` images with known landmarks.  Not for clinical use.
+
+* **Ensemble**: ``N_FOLDS`` landmark regressors, regressor ``k`` trained on every phantom
+  whose index is not ``k`` modulo ``N_FOLDS`` (k-fold), so the members differ in data and
+  initialisation and their disagreement (the API's spread) means something.  The loss is an
+  L1 on the coordinates plus an L1 on the four vectors VHS and VLAS are measured along
+  (top-bottom, right-left, A-B, top-VLAS), which is what the product reports.  Targets are
+  never clipped: tight crops teach the members to place missing points outside the frame.
+* **Classifier**: radiographs (some saved as tinted RGB JPEGs) against ``draw_negative``
+  images (colour and grayscale photographs, documents, blank frames, noise).
+
+Seeds: training draws dataset ``2 * seed`` and evaluation ``2 * seed + 1`` (phantom ``i`` of
+dataset ``d`` has seed ``d * DATASET_STRIDE + i``), so held-out phantoms are never training
+phantoms.  Runs are deterministic: seeded generators, deterministic algorithms, two threads.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional
+
+from inference.phantoms.vhs import draw_dataset, draw_negatives
+from inference.products.vhs.geometry import LANDMARKS, measure
+from inference.products.vhs.network import (
+    INPUT_SIZE,
+    LandmarkRegressor,
+    RadiographClassifier,
+    classifier_input,
+    image_to_tensor,
+)
+
+N_FOLDS = 5
+WEIGHT_FILES: dict[str, str] = {
+    **{f"landmarks_fold{k}": f"landmarks_fold{k}.pt" for k in range(N_FOLDS)},
+    "radiograph_classifier": "radiograph_classifier.pt",
+}
+
+DEFAULT_N_TRAIN = 3000
+DEFAULT_EPOCHS = 14
+DEFAULT_N_NEGATIVE = 1500
+CLASSIFIER_EPOCHS = 8
+BATCH_SIZE = 32
+THREADS = 2
+TRAIN_MAX_SIDE = 320  # training phantoms are drawn small: the networks see 128 px anyway
+THRESHOLD = 0.5
+
+_LR = 2e-3
+_WEIGHT_DECAY = 1e-4
+_VECTOR_WEIGHT = 1.0
+# Landmark index pairs whose difference vectors VHS and VLAS are measured along.
+_VECTORS = ((0, 1), (2, 3), (5, 6), (0, 4))
+
+Log = Callable[[str], None]
+
+
+def train_dataset_seed(seed: int) -> int:
+    return 2 * seed
+
+
+def evaluation_dataset_seed(seed: int) -> int:
+    return 2 * seed + 1
+
+
+def train_reference_models(
+    out_dir: Path,
+    seed: int = 0,
+    log: Log = print,
+    n_train: int = DEFAULT_N_TRAIN,
+    epochs: int = DEFAULT_EPOCHS,
+    n_negative: int = DEFAULT_N_NEGATIVE,
+    classifier_epochs: int = CLASSIFIER_EPOCHS,
+) -> dict[str, Any]:
+    """Train the ensemble and the classifier, save state dicts in ``out_dir``; a summary."""
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    if n_train < N_FOLDS:
+        raise ValueError(f"n_train must be at least {N_FOLDS}")
+    started = time.perf_counter()
+    modules: dict[str, nn.Module] = {}
+    stats: dict[str, Any] = {}
+    with _reproducible(seed):
+        images, targets, positives = _radiograph_tensors(n_train, train_dataset_seed(seed), log)
+        for fold in range(N_FOLDS):
+            keep = torch.arange(n_train) % N_FOLDS != fold
+            member, member_stats = _train_regressor(
+                images[keep], targets[keep], epochs, seed * 100 + fold, log, f"fold {fold}"
+            )
+            modules[f"landmarks_fold{fold}"] = member
+            stats[f"landmarks_fold{fold}"] = member_stats
+        negatives = _negative_tensors(n_negative, train_dataset_seed(seed))
+        classifier, stats["radiograph_classifier"] = _train_classifier(
+            positives, negatives, classifier_epochs, seed, log
+        )
+        modules["radiograph_classifier"] = classifier
+    files = _save(Path(out_dir), modules)
+    seconds = time.perf_counter() - started
+    log(f"trained in {seconds:.0f} s; weights in {out_dir}")
+    return {
+        "seed": seed,
+        "dataset_seed": train_dataset_seed(seed),
+        "n_train": n_train,
+        "n_negative": n_negative,
+        "epochs": epochs,
+        "input_size": INPUT_SIZE,
+        "models": stats,
+        "seconds": round(seconds, 1),
+        "files": files,
+    }
+
+
+def load_reference_models(model_dir: Path) -> dict[str, Any]:
+    """``{"landmarks": [N_FOLDS regressors], "classifier": ...}`` in eval mode (weights_only)."""
+    members = []
+    for fold in range(N_FOLDS):
+        members.append(
+            _load(LandmarkRegressor(), Path(model_dir) / WEIGHT_FILES[f"landmarks_fold{fold}"])
+        )
+    classifier = _load(
+        RadiographClassifier(), Path(model_dir) / WEIGHT_FILES["radiograph_classifier"]
+    )
+    return {"landmarks": members, "classifier": classifier}
+
+
+def _load(module: nn.Module, path: Path) -> nn.Module:
+    module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return module.eval()
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def _targets(truth: dict[str, Any]) -> torch.Tensor:
+    return torch.tensor([c for name in LANDMARKS for c in truth["landmarks"][name]])
+
+
+def _radiograph_tensors(
+    n: int, dataset_seed: int, log: Log
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Regressor inputs ``[n, 1, S, S]``, targets ``[n, 14]``, classifier positives."""
+    images = torch.empty(n, 1, INPUT_SIZE, INPUT_SIZE)
+    targets = torch.empty(n, 2 * len(LANDMARKS))
+    positives = []
+    rng = np.random.default_rng([dataset_seed, 7])
+    started = time.perf_counter()
+    for index, phantom in enumerate(draw_dataset(n, dataset_seed, max_side=TRAIN_MAX_SIDE)):
+        images[index] = image_to_tensor(phantom.image)
+        targets[index] = _targets(phantom.truth)
+        if index % 2 == 0:
+            positives.append(classifier_input(_as_stored(phantom.image, rng)))
+        if (index + 1) % 1000 == 0 or index + 1 == n:
+            log(f"radiograph phantoms {index + 1}/{n} ({time.perf_counter() - started:.0f} s)")
+    return images, targets, torch.stack(positives)
+
+
+def _as_stored(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A radiograph as clients store it: often RGB, sometimes faintly tinted, often JPEG."""
+    if rng.random() < 0.5:
+        return image
+    pixels = np.asarray(image.convert("RGB"), np.float32)
+    if rng.random() < 0.4:
+        pixels *= 1.0 + rng.uniform(-0.06, 0.06, 3).astype(np.float32)
+    rgb = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+    if rng.random() < 0.7:
+        buffer = io.BytesIO()
+        rgb.save(buffer, format="JPEG", quality=int(rng.integers(60, 96)))
+        rgb = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    return rgb
+
+
+def _negative_tensors(n: int, dataset_seed: int) -> torch.Tensor:
+    images = [classifier_input(image) for image, _kind in draw_negatives(n, dataset_seed, 360)]
+    return torch.stack(images) if images else torch.empty(0, 2, INPUT_SIZE, INPUT_SIZE)
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _reproducible(seed: int) -> Iterator[None]:
+    """Seeded, deterministic, two-thread torch for the duration; global state restored after."""
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            torch.set_num_threads(THREADS)
+            torch.use_deterministic_algorithms(True)
+            yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+
+
+def landmark_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 on the points plus L1 on the measured vectors (what VHS/VLAS depend on)."""
+    points, truth = predicted.view(-1, len(LANDMARKS), 2), target.view(-1, len(LANDMARKS), 2)
+    loss = functional.smooth_l1_loss(points, truth, beta=0.01)
+    for a, b in _VECTORS:
+        vector = points[:, a] - points[:, b]
+        loss = loss + _VECTOR_WEIGHT * functional.smooth_l1_loss(
+            vector, truth[:, a] - truth[:, b], beta=0.01
+        ) / len(_VECTORS)
+    return loss
+
+
+def _jitter(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Cheap photometric augmentation on standardised images: contrast and added noise."""
+    count = images.shape[0]
+    contrast = 1.0 + 0.2 * (torch.rand(count, 1, 1, 1, generator=generator) - 0.5)
+    noise = 0.1 * torch.rand(count, 1, 1, 1, generator=generator)
+    return images * contrast + noise * torch.randn(images.shape, generator=generator)
+
+
+def _train_regressor(
+    images: torch.Tensor, targets: torch.Tensor, epochs: int, seed: int, log: Log, name: str
+) -> tuple[LandmarkRegressor, dict[str, float]]:
+    torch.manual_seed(seed)
+    model = LandmarkRegressor().to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=_LR, weight_decay=_WEIGHT_DECAY)
+    steps = epochs * math.ceil(len(images) / BATCH_SIZE)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=_LR, total_steps=max(steps, 1))
+    generator = torch.Generator().manual_seed(seed)
+    loss_value = math.nan
+    for epoch in range(1, epochs + 1):
+        model.train()
+        started, total = time.perf_counter(), 0.0
+        for batch in torch.randperm(len(images), generator=generator).split(BATCH_SIZE):
+            inputs = _jitter(images[batch], generator).contiguous(memory_format=torch.channels_last)
+            loss = landmark_loss(model(inputs), targets[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(batch)
+        loss_value = total / len(images)
+        seconds = time.perf_counter() - started
+        log(f"{name} epoch {epoch}/{epochs}: loss {loss_value:.5f} ({seconds:.0f} s)")
+    model = model.to(memory_format=torch.contiguous_format).eval()
+    return model, {"loss": round(loss_value, 6), "n": len(images)}
+
+
+def _train_classifier(
+    positives: torch.Tensor, negatives: torch.Tensor, epochs: int, seed: int, log: Log
+) -> tuple[RadiographClassifier, dict[str, float]]:
+    torch.manual_seed(seed + 7)
+    model = RadiographClassifier()
+    inputs = torch.cat([positives, negatives])
+    labels = torch.cat([torch.ones(len(positives)), torch.zeros(len(negatives))])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=_WEIGHT_DECAY)
+    steps = epochs * math.ceil(len(inputs) / BATCH_SIZE)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=3e-3, total_steps=max(steps, 1)
+    )
+    generator = torch.Generator().manual_seed(seed + 7)
+    for _epoch in range(epochs):
+        model.train()
+        for batch in torch.randperm(len(inputs), generator=generator).split(BATCH_SIZE):
+            flips = torch.rand(len(batch), generator=generator) < 0.5
+            batch_inputs = torch.where(
+                flips.view(-1, 1, 1, 1), inputs[batch].flip(3), inputs[batch]
+            )
+            logits = model(batch_inputs).squeeze(1)
+            loss = functional.binary_cross_entropy_with_logits(logits, labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    model.eval()
+    with torch.inference_mode():
+        logits = torch.cat([model(chunk) for chunk in inputs.split(256)]).squeeze(1)
+    accuracy = float(((logits > 0) == (labels > 0.5)).float().mean())
+    loss = float(functional.binary_cross_entropy_with_logits(logits, labels))
+    log(f"classifier: train loss {loss:.4f} accuracy {accuracy:.4f}")
+    return model, {"loss": round(loss, 5), "accuracy": round(accuracy, 4), "n": len(labels)}
+
+
+def _save(out_dir: Path, modules: dict[str, nn.Module]) -> dict[str, dict[str, Any]]:
+    """State dicts only (never pickled modules), so they load with ``weights_only=True``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for role, module in modules.items():
+        path = out_dir / WEIGHT_FILES[role]
+        torch.save(module.state_dict(), path)
+        files[role] = {"filename": path.name, "bytes": path.stat().st_size}
+    return files
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+
+def predict_landmarks(
+    members: list[nn.Module], image: Image.Image
+) -> dict[str, tuple[float, float]]:
+    """The ensemble mean landmarks (normalised) for one image."""
+    with torch.inference_mode():
+        inputs = image_to_tensor(image)[None]
+        output = torch.stack([member(inputs)[0] for member in members]).mean(dim=0).tolist()
+    return {name: (output[2 * i], output[2 * i + 1]) for i, name in enumerate(LANDMARKS)}
+
+
+def radiograph_probability(classifier: nn.Module, image: Image.Image) -> float:
+    with torch.inference_mode():
+        return float(torch.sigmoid(classifier(classifier_input(image)[None]))[0, 0])
+
+
+def _jpeg_rgb(image: Image.Image) -> Image.Image:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=85)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def evaluate(models: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
+    """Measurement errors on ``n`` held-out radiographs and rejection on ``n`` + ``n`` images.
+
+    Every other radiograph is fed as an RGB JPEG (as clients upload them).  VHS/VLAS errors
+    count only phantoms whose truth has the measurement inside the frame; landmark errors are
+    in the original image's pixels, over landmarks inside the frame.
+    """
+    members, classifier = models["landmarks"], models["classifier"]
+    dataset_seed = evaluation_dataset_seed(seed)
+    vhs_errors, vlas_errors, pixel_errors = [], [], []
+    verdicts: dict[str, list[bool]] = {"radiograph": [], "radiograph_rgb_jpeg": []}
+    for index, phantom in enumerate(draw_dataset(n, dataset_seed)):
+        kind = "radiograph_rgb_jpeg" if index % 2 else "radiograph"
+        image = _jpeg_rgb(phantom.image) if index % 2 else phantom.image
+        verdicts[kind].append(radiograph_probability(classifier, image) >= THRESHOLD)
+        truth, (width, height) = phantom.truth, phantom.image.size
+        predicted = predict_landmarks(members, image)
+        for name in LANDMARKS:
+            tx, ty = truth["landmarks"][name]
+            if 0 <= tx <= 1 and 0 <= ty <= 1:
+                px, py = predicted[name]
+                pixel_errors.append(math.hypot((px - tx) * width, (py - ty) * height))
+        if truth["vhs_visible"]:
+            measured = measure(predicted, width, height)
+            vhs_errors.append(abs(measured.vhs - truth["vhs"]))
+            if truth["vlas_visible"]:
+                vlas_errors.append(abs(measured.vlas - truth["vlas"]))
+    for image, kind in draw_negatives(n, dataset_seed):
+        verdicts.setdefault(kind, []).append(radiograph_probability(classifier, image) < THRESHOLD)
+    return _report(n, seed, vhs_errors, vlas_errors, pixel_errors, verdicts)
+
+
+def _report(
+    n: int,
+    seed: int,
+    vhs_errors: list[float],
+    vlas_errors: list[float],
+    pixel_errors: list[float],
+    verdicts: dict[str, list[bool]],
+) -> dict[str, Any]:
+    def mean(values: list[float]) -> float | None:
+        return round(float(np.mean(values)), 4) if values else None
+
+    def within(values: list[float]) -> float | None:
+        return round(float(np.mean(np.asarray(values) <= 0.5 + 1e-9)), 4) if values else None
+
+    radiographs = verdicts["radiograph"] + verdicts["radiograph_rgb_jpeg"]
+    negatives = [
+        v for kind, values in verdicts.items() if not kind.startswith("radiograph") for v in values
+    ]
+    everything = radiographs + negatives
+    return {
+        "n": n,
+        "seed": seed,
+        "dataset_seed": evaluation_dataset_seed(seed),
+        "n_vhs_measurable": len(vhs_errors),
+        "n_vlas_measurable": len(vlas_errors),
+        "vhs_mae": mean(vhs_errors),
+        "vlas_mae": mean(vlas_errors),
+        "vhs_within_0_5": within(vhs_errors),
+        "vlas_within_0_5": within(vlas_errors),
+        "landmark_error_px_mean": mean(pixel_errors),
+        "rejection": {
+            "accuracy": round(sum(everything) / len(everything), 4) if everything else None,
+            "false_reject_rate": round(1 - sum(radiographs) / len(radiographs), 4)
+            if radiographs
+            else None,
+            "false_accept_rate": round(1 - sum(negatives) / len(negatives), 4)
+            if negatives
+            else None,
+            "by_kind": {
+                kind: round(sum(v) / len(v), 4) for kind, v in sorted(verdicts.items()) if v
+            },
+        },
+    }
