@@ -969,3 +969,38 @@ def test_a_long_series_labels_only_every_few_bars_so_labels_never_overlap():
     labelled = re.findall(r">(d\d\d)</text>", svg)
     assert 5 <= len(labelled) < 30
     assert labelled[0] == "d00"
+
+
+# --- patients and measurement history (inference/admin.py) ----------------------------------
+
+
+@pytest.fixture
+def measured_patient():
+    from inference.products.vhs.history import record_measurement
+
+    customer = Customer.objects.create(name="History clinic")
+    record_measurement(customer, "rex-7", 10.9, 2.1, 1, "vhs-ref-phantom-1.0")
+    return customer.patients.get()
+
+
+def test_staff_see_patients_and_their_measurement_history(admin_client, measured_patient):
+    listing = admin_client.get("/admin/inference/patient/")
+    detail = admin_client.get(f"/admin/inference/patient/{measured_patient.pk}/change/")
+    measurements = admin_client.get("/admin/inference/measurement/")
+
+    assert listing.status_code == detail.status_code == measurements.status_code == 200
+    assert b"rex-7" in listing.content
+    assert b"10.9" in detail.content
+
+
+def test_patient_history_is_read_only_in_admin(admin_client, measured_patient):
+    assert admin_client.get("/admin/inference/patient/add/").status_code == 403
+    response = admin_client.post(f"/admin/inference/patient/{measured_patient.pk}/delete/")
+    assert response.status_code == 403
+
+
+def test_non_staff_cannot_see_patients(client, django_user_model, measured_patient):
+    user = django_user_model.objects.create_user("vet", password="pw-not-staff")
+    client.force_login(user)
+
+    assert client.get("/admin/inference/patient/").status_code == 302
