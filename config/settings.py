@@ -212,6 +212,7 @@ INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="auto")
 # Products this deployment serves: name -> predictor class (see inference/runtime/predictor.py).
 INFERENCE_PRODUCTS = {
     "leukemia": "inference.products.leukemia.predictor.LeukemiaPredictor",
+    "vhs": "inference.products.vhs.predictor.VhsPredictor",
 }
 # A pickled whole module runs arbitrary code when loaded; only files you trust as code.
 TRUST_PICKLED_MODELS = env.bool("TRUST_PICKLED_MODELS", default=False)

@@ -38,13 +38,15 @@ class Command(BaseCommand):
             raise CommandError("; ".join(problems))
         training = reference.training()
         models = training.load_reference_models(manifest.directory)
-        result = training.evaluate(models, n_per_class=n_per_class, seed=seed)
+        # leukemia: n per class; vhs: n radiographs and n non-radiographs.
+        result = training.evaluate(models, n_per_class, seed)
         result["model_version"] = manifest.model_version
         result["seed"] = seed
         if as_json:
             self.stdout.write(json.dumps(result, indent=2))
         else:
-            self.stdout.write(format_classification(result))
+            formatter = format_classification if "confusion" in result else format_measurement
+            self.stdout.write(formatter(result))
 
 
 def format_classification(result: dict) -> str:
@@ -66,4 +68,29 @@ def format_classification(result: dict) -> str:
     lines.append("|---" * (len(labels) + 1) + "|")
     for label, row in zip(labels, result["confusion"]["matrix"], strict=True):
         lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def format_measurement(result: dict) -> str:
+    """A Markdown report of a landmark/measurement evaluation (VHS)."""
+    rejection = result["rejection"]
+    lines = [
+        f"Model {result['model_version']}: {result['n']} held-out radiograph phantoms and "
+        f"{result['n']} non-radiographs (seed {result['seed']})",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| phantoms with a measurable VHS | {result['n_vhs_measurable']} |",
+        f"| VHS mean absolute error | {result['vhs_mae']:.3f} |",
+        f"| VHS within ±0.5 | {result['vhs_within_0_5']:.1%} |",
+        f"| VLAS mean absolute error | {result['vlas_mae']:.3f} |",
+        f"| VLAS within ±0.5 | {result['vlas_within_0_5']:.1%} |",
+        f"| mean landmark error (original px) | {result['landmark_error_px_mean']:.1f} |",
+        f"| rejection accuracy | {rejection['accuracy']:.1%} |",
+        f"| radiographs wrongly rejected | {rejection['false_reject_rate']:.1%} |",
+        f"| non-radiographs wrongly accepted | {rejection['false_accept_rate']:.1%} |",
+        "",
+        "Rejection accuracy by kind: "
+        + ", ".join(f"{kind} {value:.1%}" for kind, value in rejection["by_kind"].items()),
+    ]
     return "\n".join(lines)
