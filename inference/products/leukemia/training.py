@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,11 @@ from inference.products.leukemia.network import (
     FeatureScaler,
     image_to_tensor,
 )
+from inference.runtime.reproducible import (
+    evaluation_dataset_seed,
+    reproducible,
+    train_dataset_seed,
+)
 
 WEIGHT_FILES: dict[str, str] = {
     "feature_extractor": "feature_extractor.pt",
@@ -52,7 +56,6 @@ DEFAULT_N_PER_CLASS = 2000
 DEFAULT_EPOCHS = 12
 BATCH_SIZE = 64
 INFERENCE_BATCH_SIZE = 256
-THREADS = 2
 PHANTOM_SIZE = 128
 
 _EXTRACTOR_LR = 3e-3
@@ -63,16 +66,6 @@ _LABEL_SMOOTHING = 0.05
 
 Log = Callable[[str], None]
 Models = tuple[FeatureExtractor, FeatureScaler, Classifier]
-
-
-def train_dataset_seed(seed: int) -> int:
-    """The phantom dataset seed training draws from (even: disjoint from evaluation)."""
-    return 2 * seed
-
-
-def evaluation_dataset_seed(seed: int) -> int:
-    """The phantom dataset seed evaluation draws from (odd: disjoint from training)."""
-    return 2 * seed + 1
 
 
 def train_reference_models(
@@ -86,7 +79,7 @@ def train_reference_models(
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
     started = time.perf_counter()
-    with _reproducible(seed):
+    with reproducible(seed):
         images, labels = _phantom_tensors(n_per_class, train_dataset_seed(seed), log)
         extractor, extractor_stats = _train_extractor(images, labels, epochs, seed, log)
         features = _extract(extractor, images)
@@ -181,22 +174,6 @@ def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 # --- training -------------------------------------------------------------------------------
-
-
-@contextmanager
-def _reproducible(seed: int) -> Iterator[None]:
-    """Seeded, deterministic, two-thread torch for the duration; global state restored after."""
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            torch.set_num_threads(THREADS)
-            torch.use_deterministic_algorithms(True)
-            yield
-    finally:
-        torch.use_deterministic_algorithms(deterministic)
-        torch.set_num_threads(threads)
 
 
 def _one_cycle(optimizer: torch.optim.Optimizer, lr: float, steps: int) -> Any:

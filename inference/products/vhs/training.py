@@ -22,8 +22,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,11 @@ from inference.products.vhs.network import (
     classifier_input,
     image_to_tensor,
 )
+from inference.runtime.reproducible import (
+    evaluation_dataset_seed,
+    reproducible,
+    train_dataset_seed,
+)
 
 N_FOLDS = 5
 WEIGHT_FILES: dict[str, str] = {
@@ -54,7 +58,6 @@ DEFAULT_EPOCHS = 14
 DEFAULT_N_NEGATIVE = 1500
 CLASSIFIER_EPOCHS = 8
 BATCH_SIZE = 32
-THREADS = 2
 TRAIN_MAX_SIDE = 320  # training phantoms are drawn small: the networks see 128 px anyway
 THRESHOLD = 0.5
 
@@ -65,14 +68,6 @@ _VECTOR_WEIGHT = 1.0
 _VECTORS = ((0, 1), (2, 3), (5, 6), (0, 4))
 
 Log = Callable[[str], None]
-
-
-def train_dataset_seed(seed: int) -> int:
-    return 2 * seed
-
-
-def evaluation_dataset_seed(seed: int) -> int:
-    return 2 * seed + 1
 
 
 def train_reference_models(
@@ -92,7 +87,7 @@ def train_reference_models(
     started = time.perf_counter()
     modules: dict[str, nn.Module] = {}
     stats: dict[str, Any] = {}
-    with _reproducible(seed):
+    with reproducible(seed):
         images, targets, positives = _radiograph_tensors(n_train, train_dataset_seed(seed), log)
         for fold in range(N_FOLDS):
             keep = torch.arange(n_train) % N_FOLDS != fold
@@ -187,22 +182,6 @@ def _negative_tensors(n: int, dataset_seed: int) -> torch.Tensor:
 
 
 # --- training -------------------------------------------------------------------------------
-
-
-@contextmanager
-def _reproducible(seed: int) -> Iterator[None]:
-    """Seeded, deterministic, two-thread torch for the duration; global state restored after."""
-    threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            torch.set_num_threads(THREADS)
-            torch.use_deterministic_algorithms(True)
-            yield
-    finally:
-        torch.use_deterministic_algorithms(deterministic)
-        torch.set_num_threads(threads)
 
 
 def landmark_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
