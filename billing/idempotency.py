@@ -9,6 +9,7 @@ body is refused (422), and a retry while the first is still running is told to w
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -74,12 +75,12 @@ def begin(customer: Customer, key: str, endpoint: str, body: bytes) -> StoredRes
         raise StillProcessing(
             "A request with this Idempotency-Key is still being processed; retry shortly"
         )
-    return StoredResponse(stored.status_code, stored.response_body)
+    return StoredResponse(stored.status_code, json.loads(stored.response_body))
 
 
 def finish(customer: Customer, key: str, status_code: int, body: Any) -> None:
     IdempotentRequest.objects.filter(customer=customer, key=key).update(
-        status_code=status_code, response_body=body
+        status_code=status_code, response_body=json.dumps(body)
     )
 
 

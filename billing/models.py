@@ -114,7 +114,9 @@ class IdempotentRequest(models.Model):
     endpoint = models.CharField(max_length=100)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    # Text, not JSONField: PostgreSQL's jsonb reorders keys, and a replay must be the same
+    # document the first request got.
+    response_body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -30,7 +30,7 @@ def test_a_retry_with_the_same_key_and_body_returns_the_first_answer_unbilled(cl
     retry = post(client, raw_key, body, "attempt-7f3a")
 
     assert retry.status_code == first.status_code == 200
-    assert retry.json() == first.json()
+    assert retry.content == first.content  # the same document, keys in the same order
     assert UsageEvent.objects.count() == 1
 
 
@@ -63,7 +63,7 @@ def test_keys_belong_to_one_customer(client, raw_key):
 
 def test_a_retry_while_the_first_is_still_running_is_told_to_wait(client, raw_key):
     post(client, raw_key, {"result_code": 2}, "in-flight")
-    IdempotentRequest.objects.update(status_code=None, response_body=None)  # as if unfinished
+    IdempotentRequest.objects.update(status_code=None, response_body="")  # as if unfinished
 
     response = post(client, raw_key, {"result_code": 2}, "in-flight")
 
