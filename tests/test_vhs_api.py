@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import pytest
+import skimage
 from django.utils import timezone
 from PIL import Image
 
@@ -291,3 +293,26 @@ def test_health_reports_the_five_models(client, customer):
 
 def test_health_needs_a_key(client):
     assert client.get("/vhs/v3/health").status_code == 403
+
+
+# --- real photographs the models never saw (shipped by scikit-image) ----------------------------
+
+SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
+
+
+def test_a_real_cat_photo_is_rejected_and_not_billed(api):
+    cat = base64.b64encode((SKIMAGE_DATA / "chelsea.png").read_bytes()).decode()
+
+    body = api({"image": cat, "uuid": "not-a-dog"}).json()
+
+    assert body["result_code"] == 6
+    assert body["rejection_reason"] == "not_a_valid_radiograph"
+    assert body["billing"]["billable"] is False
+    assert UsageEvent.objects.get().reason == "no_valid_vhs"
+
+
+@pytest.mark.parametrize("name", ["astronaut.png", "coffee.png", "camera.png"])
+def test_real_colour_and_grayscale_photographs_are_rejected(api, name):
+    body = api({"image": base64.b64encode((SKIMAGE_DATA / name).read_bytes()).decode()}).json()
+
+    assert body["result_code"] == 6
