@@ -83,6 +83,34 @@ def monthly_usage(customer: Customer, now: datetime | None = None) -> int:
     ).count()
 
 
+@dataclass(frozen=True)
+class Call:
+    """The prediction call being billed: what every usage event records about it."""
+
+    customer: Customer
+    product: str
+    endpoint: str
+    call_type: str
+    result_code: int | None
+    api_key: ApiKey | None
+    patient_uuid: str
+    request_id: str
+
+    def store(self, **decision: Any) -> UsageEvent:
+        """The call's ``UsageEvent`` with the decision's fields (billable, reason, rate, …)."""
+        return UsageEvent.objects.create(
+            customer_id=self.customer.pk,
+            api_key=self.api_key,
+            product=self.product,
+            endpoint=self.endpoint,
+            call_type=self.call_type,
+            result_code=self.result_code,
+            patient_uuid=self.patient_uuid,
+            request_id=self.request_id,
+            **decision,
+        )
+
+
 def record(
     *,
     customer: Customer,
@@ -97,18 +125,17 @@ def record(
     """Decide, record and return the billing of one prediction call. Never raises."""
     if call_type not in CallType.values:
         raise ValueError(f"unknown call type {call_type!r}")
+    call = Call(
+        customer, product, endpoint, call_type, result_code, api_key, patient_uuid, request_id
+    )
     try:
-        decision, event = _decide_and_record(
-            customer, product, endpoint, call_type, result_code, api_key, patient_uuid, request_id
-        )
+        decision, event = _decide_and_record(call)
     except Exception:
         logger.exception(
             "billing failed; prediction returned unbilled",
             extra={"customer_id": customer.pk, "endpoint": endpoint},
         )
-        return _billing_error(
-            customer, product, endpoint, call_type, result_code, api_key, patient_uuid, request_id
-        )
+        return _billing_error(call)
     if event.billable and customer.stripe_customer_id and settings.STRIPE_API_KEY:
         from billing.tasks import report_usage_event
 
@@ -116,55 +143,40 @@ def record(
     return decision
 
 
-def _decide_and_record(
-    customer: Customer,
-    product: str,
-    endpoint: str,
-    call_type: str,
-    result_code: int | None,
-    api_key: ApiKey | None,
-    patient_uuid: str,
-    request_id: str,
-) -> tuple[BillingDecision, UsageEvent]:
+def _decide_and_record(call: Call) -> tuple[BillingDecision, UsageEvent]:
     with transaction.atomic():
         # The lock that makes concurrent decisions of one customer take turns.
-        locked = Customer.objects.select_for_update().select_related("tier").get(pk=customer.pk)
+        locked = (
+            Customer.objects.select_for_update().select_related("tier").get(pk=call.customer.pk)
+        )
         now = timezone.now()
         used = monthly_usage(locked, now)
         rate: Decimal | None = None
-        if result_code not in BILLABLE_RESULT_CODES:
+        if call.result_code not in BILLABLE_RESULT_CODES:
             reason = Reason.NO_VALID_VHS
-        elif patient_uuid and _billed_recently(locked, patient_uuid, now):
+        elif call.patient_uuid and _billed_recently(locked, call.patient_uuid, now):
             reason = Reason.RECHECK_24H
         else:
             reason = Reason.VALID_VHS
-            rate = locked.rate_for(call_type)
+            rate = locked.rate_for(call.call_type)
             if rate is None:
                 raise BillingConfigurationError(
-                    f"tier {locked.tier.code} has no {call_type} rate for customer {locked.pk}"
+                    f"tier {locked.tier.code} has no {call.call_type} rate for customer {locked.pk}"
                 )
         billable = reason == Reason.VALID_VHS
         usage = used + 1 if billable else used
-        event = UsageEvent.objects.create(
-            customer=locked,
-            api_key=api_key,
-            product=product,
-            endpoint=endpoint,
-            call_type=call_type,
+        event = call.store(
             billable=billable,
             reason=reason,
             tier_code=locked.tier.code,
             rate=rate,
-            result_code=result_code,
-            patient_uuid=patient_uuid,
-            request_id=request_id,
             monthly_usage=usage,
             created_at=now,
         )
     decision = BillingDecision(
         billable=billable,
         reason=str(reason),
-        call_type=call_type,
+        call_type=call.call_type,
         tier=locked.tier.code,
         monthly_usage=usage,
         rate=rate,
@@ -182,43 +194,25 @@ def _billed_recently(customer: Customer, patient_uuid: str, now: datetime) -> bo
     ).exists()
 
 
-def _billing_error(
-    customer: Customer,
-    product: str,
-    endpoint: str,
-    call_type: str,
-    result_code: int | None,
-    api_key: ApiKey | None,
-    patient_uuid: str,
-    request_id: str,
-) -> BillingDecision:
+def _billing_error(call: Call) -> BillingDecision:
     """The free decision given when billing failed, kept as an event for staff if possible."""
     usage: int | None = None
     tier = ""
     event_id = None
     try:
-        tier = Customer.objects.select_related("tier").get(pk=customer.pk).tier.code
-        usage = monthly_usage(customer)
-        event_id = UsageEvent.objects.create(
-            customer=customer,
-            api_key=api_key,
-            product=product,
-            endpoint=endpoint,
-            call_type=call_type,
-            billable=False,
-            reason=Reason.BILLING_ERROR,
-            tier_code=tier,
-            result_code=result_code,
-            patient_uuid=patient_uuid,
-            request_id=request_id,
-            monthly_usage=usage,
+        tier = Customer.objects.select_related("tier").get(pk=call.customer.pk).tier.code
+        usage = monthly_usage(call.customer)
+        event_id = call.store(
+            billable=False, reason=Reason.BILLING_ERROR, tier_code=tier, monthly_usage=usage
         ).pk
     except Exception:  # the database itself is failing: the response still goes out
-        logger.exception("billing error could not be recorded", extra={"customer_id": customer.pk})
+        logger.exception(
+            "billing error could not be recorded", extra={"customer_id": call.customer.pk}
+        )
     return BillingDecision(
         billable=False,
         reason=Reason.BILLING_ERROR,
-        call_type=call_type,
+        call_type=call.call_type,
         tier=tier,
         monthly_usage=usage,
         event_id=event_id,

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0003_idempotentrequest_usageevent'),
+        ("billing", "0003_idempotentrequest_usageevent"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='idempotentrequest',
-            name='response_body',
-            field=models.TextField(blank=True, default=''),
+            model_name="idempotentrequest",
+            name="response_body",
+            field=models.TextField(blank=True, default=""),
         ),
     ]
