@@ -8,10 +8,17 @@ checksums, safe loading, device, warm-up, batching, status.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import torch
+from django.conf import settings
+from PIL import Image
+
+from inference.imaging.decoding import ImageRejected, open_image
+from inference.runtime.errors import InvalidInput
 
 
 class Predictor(ABC):
@@ -20,6 +27,25 @@ class Predictor(ABC):
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
+
+    def build(self, module: torch.nn.Module, state_dict: dict) -> torch.nn.Module:
+        """``module`` with ``state_dict`` (every key must match), on the device, in eval mode."""
+        module.load_state_dict(state_dict, strict=True)
+        return module.to(self.device).eval()
+
+    def decode_image(self, item: dict[str, Any]) -> Image.Image:
+        """The checked image of an ``{"image_b64": ...}`` item.
+
+        The web tier checked it already; checking again here is cheap and keeps a worker
+        safe from anything else that can put a task on its queue.
+        """
+        try:
+            raw = base64.b64decode(item["image_b64"], validate=True)
+            return open_image(
+                raw, max_pixels=settings.IMAGE_MAX_PIXELS, max_bytes=settings.IMAGE_MAX_BYTES
+            )
+        except (KeyError, TypeError, binascii.Error, ImageRejected) as exc:
+            raise InvalidInput(f"unusable image: {exc}") from exc
 
     @abstractmethod
     def load(self, weights: dict[str, Any]) -> None:

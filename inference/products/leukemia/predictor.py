@@ -7,15 +7,12 @@ classifier, scaler).  Runs only on workers; views never import this module.
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 from typing import Any, ClassVar
 
 import torch
-from django.conf import settings
 from PIL import Image
 
-from inference.imaging.decoding import ImageRejected, open_image
 from inference.products.leukemia.labels import CLASSES, DESCRIPTIONS, confidence_level
 from inference.products.leukemia.network import (
     Classifier,
@@ -23,7 +20,6 @@ from inference.products.leukemia.network import (
     FeatureScaler,
     image_to_tensor,
 )
-from inference.runtime.errors import InvalidInput
 from inference.runtime.predictor import Predictor
 
 
@@ -31,24 +27,12 @@ class LeukemiaPredictor(Predictor):
     roles: ClassVar[tuple[str, ...]] = ("feature_extractor", "classifier", "scaler")
 
     def load(self, weights: dict[str, Any]) -> None:
-        self.extractor = self._build(FeatureExtractor(), weights["feature_extractor"])
-        self.scaler = self._build(FeatureScaler(), weights["scaler"])
-        self.classifier = self._build(Classifier(), weights["classifier"])
-
-    def _build(self, module: torch.nn.Module, state_dict: dict) -> torch.nn.Module:
-        module.load_state_dict(state_dict, strict=True)
-        return module.to(self.device).eval()
+        self.extractor = self.build(FeatureExtractor(), weights["feature_extractor"])
+        self.scaler = self.build(FeatureScaler(), weights["scaler"])
+        self.classifier = self.build(Classifier(), weights["classifier"])
 
     def preprocess(self, item: dict[str, Any]) -> torch.Tensor:
-        """``{"image_b64": ...}`` (checked by the web tier; checked again, cheaply, here)."""
-        try:
-            raw = base64.b64decode(item["image_b64"], validate=True)
-            image = open_image(
-                raw, max_pixels=settings.IMAGE_MAX_PIXELS, max_bytes=settings.IMAGE_MAX_BYTES
-            )
-        except (KeyError, TypeError, binascii.Error, ImageRejected) as exc:
-            raise InvalidInput(f"unusable image: {exc}") from exc
-        return image_to_tensor(image)
+        return image_to_tensor(self.decode_image(item))
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.classifier(self.scaler(self.extractor(batch))), dim=1)

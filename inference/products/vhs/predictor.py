@@ -8,15 +8,12 @@ postprocessing (ensemble mean, spread, VHS/VLAS, result code, rendering) is pure
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 from typing import Any, ClassVar
 
 import torch
-from django.conf import settings
 from PIL import Image
 
-from inference.imaging.decoding import ImageRejected, open_image
 from inference.products.vhs.analysis import analyse
 from inference.products.vhs.geometry import LANDMARKS
 from inference.products.vhs.network import (
@@ -28,7 +25,6 @@ from inference.products.vhs.network import (
 )
 from inference.products.vhs.render import render
 from inference.products.vhs.training import N_FOLDS
-from inference.runtime.errors import InvalidInput
 from inference.runtime.predictor import Predictor
 
 FOLD_ROLES = tuple(f"landmarks_fold{i}" for i in range(N_FOLDS))
@@ -38,25 +34,12 @@ class VhsPredictor(Predictor):
     roles: ClassVar[tuple[str, ...]] = (*FOLD_ROLES, "radiograph_classifier")
 
     def load(self, weights: dict[str, Any]) -> None:
-        self.members = [self._build(LandmarkRegressor(), weights[role]) for role in FOLD_ROLES]
-        self.classifier = self._build(RadiographClassifier(), weights["radiograph_classifier"])
-
-    def _build(self, module: torch.nn.Module, state_dict: dict) -> torch.nn.Module:
-        module.load_state_dict(state_dict, strict=True)
-        return module.to(self.device).eval()
-
-    def _image(self, item: dict[str, Any]) -> Image.Image:
-        try:
-            raw = base64.b64decode(item["image_b64"], validate=True)
-            return open_image(
-                raw, max_pixels=settings.IMAGE_MAX_PIXELS, max_bytes=settings.IMAGE_MAX_BYTES
-            )
-        except (KeyError, TypeError, binascii.Error, ImageRejected) as exc:
-            raise InvalidInput(f"unusable image: {exc}") from exc
+        self.members = [self.build(LandmarkRegressor(), weights[role]) for role in FOLD_ROLES]
+        self.classifier = self.build(RadiographClassifier(), weights["radiograph_classifier"])
 
     def preprocess(self, item: dict[str, Any]) -> torch.Tensor:
         """The regressor's and the classifier's inputs, stacked along the channels."""
-        image = self._image(item)
+        image = self.decode_image(item)
         item["_size"] = image.size  # the postprocessing measures in this image's pixels
         return torch.cat([image_to_tensor(image), classifier_input(image)], dim=0)
 
@@ -81,7 +64,9 @@ class VhsPredictor(Predictor):
         frame = analyse(members, probability, width, height)
         result: dict[str, Any] = {"frame": dataclasses.asdict(frame)}
         if item.get("render") and not frame.rejected:
-            result["rendered_image"] = render(self._image(item), frame, item.get("format", "PNG"))
+            result["rendered_image"] = render(
+                self.decode_image(item), frame, item.get("format", "PNG")
+            )
         return result
 
     def warmup_item(self) -> dict[str, Any]:
