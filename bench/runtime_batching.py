@@ -43,11 +43,13 @@ def items(n: int) -> list[dict]:
     return [{"image_b64": p["image_base64"]} for p in leukemia_payloads(n, first_seed=50_000)]
 
 
-def runtime(batch_size: int, wait_ms: float) -> ProductRuntime:
+def runtime(
+    batch_size: int, wait_ms: float, name: str = "leukemia", predictor: str = PREDICTOR
+) -> ProductRuntime:
     with override_settings(
         INFERENCE_MAX_BATCH_SIZE=batch_size, INFERENCE_MAX_BATCH_WAIT_MS=wait_ms
     ):
-        product = ProductRuntime("leukemia", PREDICTOR)
+        product = ProductRuntime(name, predictor)
         if not product.load():
             raise SystemExit(f"models not loaded: {product.status()['reason']}")
     return product

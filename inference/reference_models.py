@@ -41,7 +41,7 @@ REFERENCE_MODELS = {
     ),
     "vhs": ReferenceModels(
         product="vhs",
-        model_version="vhs-ref-phantom-1.0",
+        model_version="vhs-ref-phantom-2.0",
         training_module="inference.products.vhs.training",
         phantom_module="inference.phantoms.vhs",
     ),

@@ -72,10 +72,10 @@ def test_make_phantom_refuses_an_unknown_class_or_product(tmp_path):
         run("make_phantom", "dermatology", "--class", "Pre", "--out", str(tmp_path / "x.png"))
 
 
-# docs/models.md publishes VHS MAE 0.320 (298 measurable of 400 held-out phantoms) and 100 %
-# rejection accuracy; about 45 fresh measurable phantoms put three standard errors near 0.13.
-VHS_PUBLISHED_MAE = 0.320
-VHS_MAE_CEILING = 0.45
+# docs/models.md publishes the VHS ensemble's held-out figures on 400 phantoms; 60 fresh ones
+# (about 45 measured) have a standard error near 0.03 on the MAE, so the ceilings sit well above.
+VHS_PUBLISHED_MAE = PUBLISHED_VHS_MAE
+VHS_MAE_CEILING = 0.3
 
 
 def test_the_shipped_vhs_ensemble_meets_its_published_error_on_held_out_phantoms():
@@ -83,10 +83,11 @@ def test_the_shipped_vhs_ensemble_meets_its_published_error_on_held_out_phantoms
         run("evaluate_models", "vhs", "--n-per-class", "60", "--seed", "7", "--json")
     )
 
-    assert result["model_version"] == "vhs-ref-phantom-1.0"
-    assert result["n_vhs_measurable"] >= 30
+    assert result["model_version"] == "vhs-ref-phantom-2.0"
+    assert result["n_vhs_measured"] >= 30
     assert result["vhs_mae"] <= VHS_MAE_CEILING, f"published {VHS_PUBLISHED_MAE}"
     assert result["vlas_mae"] <= VHS_MAE_CEILING
+    assert result["visibility"]["cropped_code_5_rate"] >= 0.8
     assert result["rejection"]["accuracy"] >= 0.97
     assert result["rejection"]["false_reject_rate"] <= 0.02
 

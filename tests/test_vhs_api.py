@@ -69,7 +69,7 @@ def test_a_phantom_with_known_vhs_comes_back_within_the_published_error(api, dog
     assert all(0 <= p["x"] <= 1 and 0 <= p["y"] <= 1 for p in body["prediction"])
     assert body["model_confidence"] in ("optimal", "good", "review")
     assert body["pop_detected"] is False
-    assert body["model_version"] == "vhs-ref-phantom-1.0"
+    assert body["model_version"] == "vhs-ref-phantom-2.0"
     assert body["historic_vhs"] == []
     assert body["billing"] == {
         "billable": True,
@@ -106,6 +106,66 @@ def test_a_colour_photograph_is_rejected_and_not_billed(api):
     assert body["billing"]["billable"] is False
     assert body["billing"]["reason"] == "no_valid_vhs"
     assert not Measurement.objects.exists()
+
+
+# --- every result code from a real input (docs/measurements.md) -------------------------------
+
+# A clear phantom that these reference models measure with `optimal` agreement (code 1).
+OPTIMAL_SEED = 500
+
+
+def cut_before_vertebra_b(phantom) -> Image.Image:
+    """The radiograph cut off halfway between T4 and T9: T9 and the heart's caudal half go."""
+    width, height = phantom.image.size
+    a_x = phantom.truth["landmarks"]["Vertebra A"][0]
+    b_x = phantom.truth["landmarks"]["Vertebra B"][0]
+    return phantom.image.crop((0, 0, round(width * (a_x + b_x) / 2), height))
+
+
+def test_a_clear_radiograph_with_optimal_agreement_is_code_1(api):
+    dog = draw_radiograph(seed=OPTIMAL_SEED, crop=False, atrial_infiltrate=False)
+
+    body = api({"image": b64(dog.image)}).json()
+
+    assert body["result_code"] == 1
+    assert body["model_confidence"] == "optimal"
+    assert body["spread"] < 0.005
+    assert abs(body["vhs"] - dog.truth["vhs"]) <= VHS_TOLERANCE
+
+
+def test_a_hidden_left_atrium_is_code_4_billed_with_vhs_but_no_vlas(api):
+    dog = draw_radiograph(seed=4, vhs=11.2, vlas=2.0, crop=False, atrial_infiltrate=True)
+
+    body = api({"image": b64(dog.image), "uuid": "bella"}).json()
+
+    assert body["result_code"] == 4
+    assert body["result_description"] == (
+        "VHS predicted successfully, VLAS could not be calculated"
+    )
+    assert abs(body["vhs"] - dog.truth["vhs"]) <= VHS_TOLERANCE
+    assert body["vlas"] is None
+    assert body["billing"]["billable"] is True
+    assert Measurement.objects.get().vlas is None
+
+
+def test_a_radiograph_cut_off_before_t9_is_code_5_and_free(api, dog):
+    body = api({"image": b64(cut_before_vertebra_b(dog))}).json()
+
+    assert body["result_code"] == 5
+    assert (body["vhs"], body["vlas"]) == (None, None)
+    assert body["billing"]["billable"] is False
+    assert body["billing"]["reason"] == "no_valid_vhs"
+
+
+def test_a_radiograph_resampled_to_non_square_pixels_is_code_0_and_free(api, dog):
+    width, height = dog.image.size
+    stretched = dog.image.resize((width, 4 * height))
+
+    body = api({"image": b64(stretched)}).json()
+
+    assert body["result_code"] == 0
+    assert body["result_description"] == "Abnormal result — unexpected prediction state"
+    assert body["billing"]["billable"] is False
 
 
 # --- history -----------------------------------------------------------------------------------
@@ -287,7 +347,7 @@ def test_health_reports_the_five_models(client, customer):
         "models_loaded": 5,
         "pop_models_loaded": 0,
         "pop_pipeline_enabled": False,
-        "model_version": "vhs-ref-phantom-1.0",
+        "model_version": "vhs-ref-phantom-2.0",
     }
 
 

@@ -10,6 +10,7 @@ from inference.products.vhs import responses
 from inference.products.vhs.analysis import (
     FrameResult,
     analyse,
+    analyse_outputs,
     confidence_of,
     spread_of,
     summarise,
@@ -173,6 +174,37 @@ def test_code_5_when_a_heart_or_vertebral_landmark_is_outside_the_image():
     frame = analyse([points] * 5, 0.9, 1000, 1000)
 
     assert (frame.result_code, frame.vhs, frame.vlas) == (5, None, None)
+
+
+def visible_except(*hidden: str) -> dict[str, float]:
+    return {name: (0.1 if name in hidden else 0.9) for name in LANDMARKS}
+
+
+def test_code_4_when_the_networks_cannot_see_the_vlas_point():
+    frame = analyse([synthetic(10.0, 2.0)] * 5, 0.9, 1000, 1000, visible_except("VLAS"))
+
+    assert (frame.result_code, frame.vhs, frame.vlas) == (4, 10.0, None)
+
+
+@pytest.mark.parametrize("name", ["heart_bottom", "Vertebra B"])
+def test_code_5_when_the_networks_cannot_see_a_heart_or_vertebral_point(name):
+    frame = analyse([synthetic(10.0, 2.0)] * 5, 0.9, 1000, 1000, visible_except(name))
+
+    assert (frame.result_code, frame.vhs, frame.vlas) == (5, None, None)
+
+
+def test_raw_network_outputs_average_visibility_over_the_members():
+    points = synthetic(10.0, 2.0)
+    rows = [[[*points[name], 0.9] for name in LANDMARKS] for _ in range(5)]
+    vlas = LANDMARKS.index("VLAS")
+    for member, probability in zip(rows, [0.9, 0.6, 0.2, 0.2, 0.2], strict=True):
+        member[vlas][2] = probability  # mean 0.42: not visible
+
+    frame = analyse_outputs(0.95, rows, 1000, 1000)
+
+    assert (frame.result_code, frame.vhs, frame.vlas) == (4, 10.0, None)
+    rows[3][vlas][2] = rows[4][vlas][2] = 0.6  # mean 0.58: visible
+    assert analyse_outputs(0.95, rows, 1000, 1000).result_code == 1
 
 
 def test_code_6_when_the_classifier_rejects_the_image():

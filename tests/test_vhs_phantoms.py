@@ -20,11 +20,13 @@ from inference.phantoms.vhs import (
 from inference.products.vhs.geometry import LANDMARKS, measure
 from inference.products.vhs.network import (
     CLASSIFIER_CHANNELS,
+    HEATMAP_SIZE,
     INPUT_SIZE,
-    LandmarkRegressor,
+    LandmarkNet,
     RadiographClassifier,
     classifier_input,
     image_to_tensor,
+    soft_argmax,
 )
 from inference.products.vhs.training import (
     N_FOLDS,
@@ -107,7 +109,7 @@ def test_drawn_population_mixes_normal_and_enlarged_hearts_and_rotations() -> No
 
 def test_tight_crops_record_landmarks_outside_the_frame() -> None:
     truths = [draw_radiograph(seed, max_side=160).truth for seed in range(80)]
-    outside = [t for t in truths if not t["vlas_visible"]]
+    outside = [t for t in truths if not t["vlas_visible"] and not t["atrial_infiltrate"]]
     assert outside, "some crops must push a landmark out of the frame"
     for truth in outside:
         coordinates = np.array(list(truth["landmarks"].values()))
@@ -117,9 +119,31 @@ def test_tight_crops_record_landmarks_outside_the_frame() -> None:
 
 def test_crop_false_keeps_every_landmark_in_the_frame() -> None:
     for seed in [*range(20), 58, 97, 115, 200, 212]:  # the last five need a zoom-out
-        truth = draw_radiograph(seed, crop=False, max_side=160).truth
+        truth = draw_radiograph(seed, crop=False, max_side=160, atrial_infiltrate=False).truth
         assert truth["vhs_visible"]
         assert truth["vlas_visible"]
+
+
+def test_an_atrial_infiltrate_hides_vlas_only_and_changes_nothing_else() -> None:
+    hidden = draw_radiograph(4, crop=False, max_side=SMALL, atrial_infiltrate=True)
+    clear = draw_radiograph(4, crop=False, max_side=SMALL, atrial_infiltrate=False)
+    assert hidden.truth["vhs_visible"]
+    assert not hidden.truth["vlas_visible"]
+    assert clear.truth["vlas_visible"]
+    assert hidden.truth["landmarks"] == clear.truth["landmarks"]
+    changed = np.asarray(hidden.image, np.int16) != np.asarray(clear.image, np.int16)
+    rows, columns = np.nonzero(changed)
+    (x, y), (width, height) = hidden.truth["landmarks"]["VLAS"], hidden.image.size
+    # The opacity sits around the atrium: its centre of mass is within 2 vertebrae of the point.
+    unit = hidden.truth["vertebral_unit_px"]
+    assert abs(columns.mean() - x * width) < 2 * unit
+    assert abs(rows.mean() - y * height) < 2 * unit
+
+
+def test_some_drawn_dogs_have_an_atrial_infiltrate() -> None:
+    truths = [draw_radiograph(seed, max_side=96).truth for seed in range(100)]
+    share = sum(t["atrial_infiltrate"] for t in truths) / len(truths)
+    assert 0.1 < share < 0.3
 
 
 def test_images_are_grayscale_unless_rgb_is_asked_for() -> None:
@@ -176,16 +200,26 @@ def test_classifier_input_sees_no_chroma_in_a_grey_jpeg_and_much_in_a_photo() ->
 
 
 def test_networks_map_a_batch_to_landmarks_and_a_logit() -> None:
-    regressor, classifier = LandmarkRegressor().eval(), RadiographClassifier().eval()
+    landmarks, classifier = LandmarkNet().eval(), RadiographClassifier().eval()
     with torch.inference_mode():
-        points = regressor(torch.zeros(3, 1, INPUT_SIZE, INPUT_SIZE))
+        points = landmarks(torch.zeros(3, 1, INPUT_SIZE, INPUT_SIZE))
         logits = classifier(torch.zeros(3, CLASSIFIER_CHANNELS, INPUT_SIZE, INPUT_SIZE))
-    assert points.shape == (3, 2 * len(LANDMARKS))
+    assert points.shape == (3, len(LANDMARKS), 3)  # x, y, visibility logit
+    assert ((points[..., :2] > 0) & (points[..., :2] < 1)).all()
     assert logits.shape == (3, 1)
 
 
+def test_soft_argmax_reads_a_peaked_heatmap_off_at_its_cell_centre() -> None:
+    heatmaps = torch.full((1, 2, HEATMAP_SIZE, HEATMAP_SIZE), -50.0)
+    heatmaps[0, 0, 3, 20] = 50.0  # row 3, column 20
+    heatmaps[0, 1, 10, 10] = heatmaps[0, 1, 10, 11] = 50.0  # halfway between two cells
+    points = soft_argmax(heatmaps)[0]
+    assert points[0].tolist() == pytest.approx([20.5 / HEATMAP_SIZE, 3.5 / HEATMAP_SIZE])
+    assert points[1].tolist() == pytest.approx([11.0 / HEATMAP_SIZE, 10.5 / HEATMAP_SIZE])
+
+
 def test_state_dicts_round_trip_with_weights_only(tmp_path: Path) -> None:
-    for module in (LandmarkRegressor(), RadiographClassifier()):
+    for module in (LandmarkNet(), RadiographClassifier()):
         path = tmp_path / "weights.pt"
         torch.save(module.state_dict(), path)
         assert path.stat().st_size < 3 * 1024 * 1024

@@ -4,6 +4,11 @@ The classifier must turn away what clients actually upload by mistake: colour ph
 (often of the dog itself), photographed or scanned documents, blank frames and pure noise.
 Grayscale versions of the photographs are included on purpose: colour alone must not be the
 only cue, or a black-and-white photo would pass as a radiograph.
+
+This module is the entry point (``draw_negative``, ``NEGATIVE_KINDS``) and draws the colour,
+document, blank and noise kinds.  The three grayscale families ``texture_gray``,
+``objects_gray`` and ``cross_section`` are drawn in ``negative_gray``, which also holds the
+small helpers both modules share.
 """
 
 from __future__ import annotations
@@ -14,8 +19,25 @@ import cv2
 import numpy as np
 from PIL import Image
 
-NEGATIVE_KINDS: tuple[str, ...] = ("photo", "photo_gray", "document", "blank", "noise")
-_WEIGHTS = (0.35, 0.25, 0.15, 0.1, 0.15)
+from inference.phantoms.negative_gray import (
+    cross_section,
+    objects_gray,
+    smooth_field,
+    texture_gray,
+    to_u8,
+)
+
+NEGATIVE_KINDS: tuple[str, ...] = (
+    "photo",
+    "photo_gray",
+    "document",
+    "blank",
+    "noise",
+    "texture_gray",
+    "objects_gray",
+    "cross_section",
+)
+_WEIGHTS = (0.25, 0.15, 0.1, 0.08, 0.1, 0.12, 0.1, 0.1)
 
 
 def draw_negative(seed: int, max_side: int | None = None) -> tuple[Image.Image, str]:
@@ -36,15 +58,16 @@ def draw_negative(seed: int, max_side: int | None = None) -> tuple[Image.Image, 
         pixels = _photo(width, height, rng)
         image = Image.fromarray(pixels, "RGB")
         return (image.convert("L") if kind == "photo_gray" else image), kind
-    drawer = {"document": _document, "blank": _blank, "noise": _noise}[kind]
-    return Image.fromarray(drawer(width, height, rng), "RGB"), kind
-
-
-def _field(width: int, height: int, cells: int, rng: np.random.Generator) -> np.ndarray:
-    """Smooth unit-variance noise with blobs about ``size / cells`` wide."""
-    grid = rng.standard_normal((cells, cells)).astype(np.float32)
-    field = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
-    return (field - field.mean()) / (field.std() + 1e-6)
+    drawer = {
+        "document": _document,
+        "blank": _blank,
+        "noise": _noise,
+        "texture_gray": texture_gray,
+        "objects_gray": objects_gray,
+        "cross_section": cross_section,
+    }[kind]
+    pixels = drawer(width, height, rng)  # [H, W] grey ("L") or [H, W, 3] ("RGB")
+    return Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB"), kind
 
 
 def _colour(rng: np.random.Generator, low: float = 0.0, high: float = 1.0) -> np.ndarray:
@@ -65,15 +88,19 @@ def _photo(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     for _ in range(int(rng.integers(3, 12))):
         mask = np.zeros((height, width), np.uint8)
         center = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        axes = (int(rng.integers(10, width // 3)), int(rng.integers(10, height // 3)))
+        # integers(10, n) needs n > 10: a side under 33 px (a thin frame, max_side < 110) raised.
+        axes = (
+            int(rng.integers(10, max(11, width // 3))),
+            int(rng.integers(10, max(11, height // 3))),
+        )
         cv2.ellipse(mask, center, axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
         alpha = cv2.GaussianBlur(mask, (0, 0), 3).astype(np.float32)[..., None] / 255
         image += alpha * (_colour(rng) - image)
     if rng.random() < 0.75:
         _animal(image, rng)
-    image += 0.06 * _field(width, height, int(rng.integers(6, 40)), rng)[..., None]
+    image += 0.06 * smooth_field(width, height, int(rng.integers(6, 40)), rng)[..., None]
     image += rng.normal(0, rng.uniform(0.005, 0.03), image.shape).astype(np.float32)
-    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return to_u8(image)
 
 
 def _animal(image: np.ndarray, rng: np.random.Generator) -> None:
@@ -126,8 +153,8 @@ def _document(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     ink = cv2.GaussianBlur(ink, (0, 0), 1.0).astype(np.float32) / 255
     page = paper * (1 - 0.85 * ink[..., None])
     if rng.random() < 0.5:
-        page *= 0.75 + 0.25 * (_field(width, height, 3, rng)[..., None] * 0.3 + 1)
-    return (np.clip(page, 0, 1) * 255 + 0.5).astype(np.uint8)
+        page *= 0.75 + 0.25 * (smooth_field(width, height, 3, rng)[..., None] * 0.3 + 1)
+    return to_u8(page)
 
 
 def _blank(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -137,7 +164,7 @@ def _blank(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         image += np.linspace(-0.1, 0.1, width, dtype=np.float32)[None, :, None]
     image += rng.normal(0, 0.01, image.shape).astype(np.float32)
-    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return to_u8(image)
 
 
 def _noise(width: int, height: int, rng: np.random.Generator) -> np.ndarray:

@@ -44,6 +44,9 @@ class Anatomy:
     back_y: float
     belly_y: float
     texture_seed: int
+    # A perihilar infiltrate over the left atrium (radius in units; 0: none).  Fluid fills
+    # the air spaces there, so the atrium's caudal border no longer contrasts with the lung.
+    atrial_infiltrate: float = 0.0
 
 
 def spine_boundaries(
@@ -267,12 +270,32 @@ def _lung_texture(canvas: Canvas, anatomy: Anatomy) -> np.ndarray:
     return 0.5 * canvas.soft(mask, 0.08) + 0.15 * mottle
 
 
+def _infiltrate(canvas: Canvas, anatomy: Anatomy) -> np.ndarray:
+    """0..1 where fluid replaces lung air around the left atrium (all 0 without one).
+
+    Centred a little caudodorsal of the VLAS point, away from the carina, so the atrial
+    border vanishes while the carina and the rest of the heart stay visible.
+    """
+    if anatomy.atrial_infiltrate <= 0.0:
+        return np.zeros((canvas.height, canvas.width), np.float32)
+    away = anatomy.vlas_point - anatomy.carina
+    center = anatomy.vlas_point + 0.35 * away / np.linalg.norm(away)
+    radius = anatomy.atrial_infiltrate
+    mask = canvas.blank()
+    canvas.ellipse(mask, center, (radius, radius * 0.85), math.atan2(away[1], away[0]))
+    rng = np.random.default_rng(anatomy.texture_seed + 1)
+    grid = rng.uniform(0.8, 1.0, (6, 6)).astype(np.float32)
+    mottle = cv2.resize(grid, (canvas.width, canvas.height), interpolation=cv2.INTER_CUBIC)
+    return np.clip(canvas.soft(mask, 0.3 * radius) * 1.15, 0.0, 1.0) * mottle
+
+
 def render_attenuation(canvas: Canvas, anatomy: Anatomy, rng: np.random.Generator) -> np.ndarray:
     """The projected attenuation of the whole dog, float32 in roughly [0, 3]."""
     body, lung = _soft_tissues(canvas, anatomy)
     mediastinum, airway = _mediastinum(canvas, anatomy)
     texture = _lung_texture(canvas, anatomy)
-    lung_air = lung * (1.0 - np.clip(mediastinum, 0.0, 1.0))
+    infiltrate = _infiltrate(canvas, anatomy)
+    lung_air = lung * (1.0 - np.clip(mediastinum, 0.0, 1.0)) * (1.0 - infiltrate)
     attenuation = 1.0 * body - 0.62 * lung_air + 0.12 * texture * lung - 0.3 * airway * body
-    attenuation += 0.12 * mediastinum * body
+    attenuation += 0.12 * np.maximum(mediastinum, infiltrate) * body
     return attenuation + _bones(canvas, anatomy, rng)

@@ -14,12 +14,17 @@ models are trained on these images.  Why they are built the way they are:
   rotation (+/- 15 deg), translation, tight crops that push the VLAS point or vertebrae out of
   the frame (their normalised coordinates then leave 0..1, and the truth says so), exposure,
   gamma, blur, noise, collimation bands and an "L"/"R" marker.
+- Some dogs (``ATRIAL_INFILTRATE_CHANCE``) have a perihilar infiltrate over the left atrium,
+  as cardiogenic pulmonary oedema gives: the atrial border is lost, so VHS is measurable but
+  VLAS is not, and the truth says ``vlas_visible: false`` (the API's result code 4).  It is
+  drawn from its own generator, so adding it changed no other phantom.
 - A ``numpy.random.Generator`` seeded from the seed only; a requested VHS/VLAS replaces the
   drawn one without shifting the stream, so one seed is the same dog and framing at any score.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +65,8 @@ VHS_RANGE = (8.0, 13.5)
 VLAS_RANGE = (1.2, 3.2)
 MAX_ROTATION_DEG = 15.0
 TIGHT_CROP_CHANCE = 0.3
+ATRIAL_INFILTRATE_CHANCE = 0.2
+ATRIAL_INFILTRATE_RADIUS = (1.0, 1.5)  # vertebral units
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ def draw_radiograph(
     crop: bool = True,
     mode: str = "L",
     max_side: int | None = None,
+    atrial_infiltrate: bool | None = None,
 ) -> RadiographPhantom:
     """One lateral thoracic radiograph; the same arguments always give identical pixels.
 
@@ -96,6 +104,8 @@ def draw_radiograph(
     "L" or "RGB".
     ``max_side`` shrinks the drawn size keeping its aspect (cheap training images that the
     network will downsample anyway); the dog, framing and truth stay the same.
+    ``atrial_infiltrate`` True/False forces or forbids the infiltrate that hides the left
+    atrium (VLAS not measurable); None draws it with ``ATRIAL_INFILTRATE_CHANCE``.
     """
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
@@ -106,6 +116,12 @@ def draw_radiograph(
     vhs = drawn_vhs if vhs is None else _checked("vhs", vhs, VHS_RANGE)
     vlas = drawn_vlas if vlas is None else _checked("vlas", vlas, VLAS_RANGE)
     anatomy, points = _build_anatomy(rng, vhs, vlas)
+    infiltrate_rng = np.random.default_rng([seed, 5])
+    radius = float(infiltrate_rng.uniform(*ATRIAL_INFILTRATE_RADIUS))
+    if atrial_infiltrate is None:
+        atrial_infiltrate = bool(infiltrate_rng.random() < ATRIAL_INFILTRATE_CHANCE)
+    if atrial_infiltrate:
+        anatomy = dataclasses.replace(anatomy, atrial_infiltrate=radius)
     view = _sample_view(rng, anatomy, size, crop)
     if not crop:
         view = _fitted(view, points)
@@ -115,7 +131,7 @@ def draw_radiograph(
     exposure = _sample_exposure(rng)
     pixels = _expose(render_attenuation(canvas, anatomy, rng), exposure, view, rng)
     image = Image.fromarray(pixels, "L")
-    truth = _truth(seed, view, canvas, points, exposure)
+    truth = _truth(seed, view, canvas, points, exposure, atrial_infiltrate)
     return RadiographPhantom(image=image.convert(mode) if mode != "L" else image, truth=truth)
 
 
@@ -384,6 +400,7 @@ def _truth(
     canvas: Canvas,
     points: dict[str, np.ndarray],
     exposure: dict[str, Any],
+    atrial_infiltrate: bool,
 ) -> dict[str, Any]:
     width, height = view.size
     landmarks = {}
@@ -400,7 +417,8 @@ def _truth(
         "vhs": measurement.vhs,
         "vlas": measurement.vlas,
         "vhs_visible": vhs_visible,
-        "vlas_visible": vhs_visible and _inside(landmarks["VLAS"]),
+        "vlas_visible": vhs_visible and _inside(landmarks["VLAS"]) and not atrial_infiltrate,
+        "atrial_infiltrate": atrial_infiltrate,
         "vertebral_unit_px": round(measurement.vertebral_unit_px, 3),
         "rotation_deg": round(view.rotation_deg, 3),
         "tight_crop": view.tight_crop,

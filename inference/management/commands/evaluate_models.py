@@ -73,24 +73,33 @@ def format_classification(result: dict) -> str:
 
 def format_measurement(result: dict) -> str:
     """A Markdown report of a landmark/measurement evaluation (VHS)."""
-    rejection = result["rejection"]
+    rejection, visibility = result["rejection"], result["visibility"]
     lines = [
         f"Model {result['model_version']}: {result['n']} held-out radiograph phantoms and "
         f"{result['n']} non-radiographs (seed {result['seed']})",
         "",
         "| measure | value |",
         "|---|---|",
-        f"| phantoms with a measurable VHS | {result['n_vhs_measurable']} |",
+        f"| phantoms measured (VHS) | {result['n_vhs_measured']} |",
         f"| VHS mean absolute error | {result['vhs_mae']:.3f} |",
         f"| VHS within ±0.5 | {result['vhs_within_0_5']:.1%} |",
         f"| VLAS mean absolute error | {result['vlas_mae']:.3f} |",
         f"| VLAS within ±0.5 | {result['vlas_within_0_5']:.1%} |",
         f"| mean landmark error (original px) | {result['landmark_error_px_mean']:.1f} |",
+        f"| measurable VHS declined (code 0/5) | {visibility['vhs_declined_rate']:.1%} |",
+        f"| measurable VLAS not reported | {visibility['vlas_declined_rate']:.1%} |",
+        f"| hidden atrium reported as code 4 | {visibility['hidden_atrium_code_4_rate']:.1%} |",
+        f"| cut-off heart or spine reported as code 5 | {visibility['cropped_code_5_rate']:.1%} |",
         f"| rejection accuracy | {rejection['accuracy']:.1%} |",
         f"| radiographs wrongly rejected | {rejection['false_reject_rate']:.1%} |",
         f"| non-radiographs wrongly accepted | {rejection['false_accept_rate']:.1%} |",
         "",
         "Rejection accuracy by kind: "
         + ", ".join(f"{kind} {value:.1%}" for kind, value in rejection["by_kind"].items()),
+        "",
+        "Result codes on accepted radiographs: "
+        + ", ".join(f"{code}: {count}" for code, count in result["result_codes"].items()),
+        "VHS mean absolute error by confidence: "
+        + ", ".join(f"{level} {mae:.3f}" for level, mae in result["vhs_mae_by_confidence"].items()),
     ]
     return "\n".join(lines)

@@ -2,10 +2,12 @@
 
     python manage.py make_phantom leukemia --class Pre --seed 3 --out cell.png
     python manage.py make_phantom vhs --vhs 11.2 --seed 4 --out dog.png
+    python manage.py make_phantom vhs --seed 4 --uncropped --atrial-infiltrate --out la.png
 
 The same generators the reference models were trained on, for manual tests.
 """
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,12 @@ def _draw_vhs(phantoms: Any, options: dict[str, Any]) -> Any:
             raise CommandError(f"--{name} must lie between {low} and {high}")
     size = (options["size"], options["size"]) if options["size"] else None
     return phantoms.draw_radiograph(
-        seed=options["seed"], vhs=options["vhs"], vlas=options["vlas"], size=size
+        seed=options["seed"],
+        vhs=options["vhs"],
+        vlas=options["vlas"],
+        size=size,
+        crop=not options["uncropped"],
+        atrial_infiltrate=options["atrial_infiltrate"],
     )
 
 
@@ -46,6 +53,15 @@ class Command(BaseCommand):
         parser.add_argument("--class", dest="cell_class", help="leukemia: Benign/Early/Pre/Pro.")
         parser.add_argument("--vhs", type=float, help="vhs: the heart score to draw (8.0-13.5).")
         parser.add_argument("--vlas", type=float, help="vhs: the VLAS to draw (1.2-3.2).")
+        parser.add_argument(
+            "--uncropped", action="store_true", help="vhs: keep every landmark in the frame."
+        )
+        parser.add_argument(
+            "--atrial-infiltrate",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="vhs: hide (or never hide) the left atrium, so VLAS is not measurable.",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--size", type=int, default=None, help="Image side in pixels.")
         parser.add_argument("--out", type=Path, required=True, help="PNG or JPEG file to write.")

@@ -7,17 +7,24 @@ Pure functions (no torch, no Django), so every rule is tested directly:
   the ensemble mean, averaged over the members and the landmarks used for the measurement.
   0.005 is half a percent of the image.
 * **confidence**: ``optimal`` below 0.005, ``good`` below 0.008, ``review`` otherwise.
+* **visibility**: a landmark counts as seen when the members' mean visibility probability is
+  at least 0.5 and the mean point lies inside the image.  The networks learn visibility from
+  phantoms whose points leave the frame (tight crops) or whose left atrium is hidden by an
+  infiltrate.
 * **result codes** (seed 002): 6 rejected by the radiograph classifier; 5 when a heart or
-  vertebral landmark lies outside the image (nothing can be measured); 0 when the landmarks
-  give no usable geometry (no vertebral unit, or a VHS outside 3-20, which no heart has);
-  4 when VHS is measured but the VLAS point lies outside the image; otherwise 1, 2 or 3 by
-  confidence.  Code 7 (PoP rectification failed) comes from the PoP pipeline.
+  vertebral landmark is not seen (nothing can be measured); 0 when the landmarks are seen but
+  give no usable geometry (no vertebral unit, or a VHS outside 3-20, which no heart has: for
+  instance an image whose pixels are not square because it was resized carelessly); 4 when
+  VHS is measured but the VLAS point is not seen; otherwise 1, 2 or 3 by confidence.  Code 7
+  (PoP rectification failed) belongs to the PoP pipeline, which this platform does not run
+  yet.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +33,7 @@ from inference.products.vhs.geometry import LANDMARKS, measure
 OPTIMAL_SPREAD = 0.005
 GOOD_SPREAD = 0.008
 PLAUSIBLE_VHS = (3.0, 20.0)
+VISIBLE_PROBABILITY = 0.5
 VHS_LANDMARKS = (
     "heart_top",
     "heart_bottom",
@@ -113,16 +121,25 @@ def analyse(
     radiograph_probability: float,
     width: int,
     height: int,
+    visibility: Mapping[str, float] | None = None,
     threshold: float = 0.5,
 ) -> FrameResult:
-    """One image's result from the classifier's probability and the ensemble's landmarks."""
+    """One image's result from the classifier's probability and the ensemble's landmarks.
+
+    ``visibility`` holds each landmark's mean visibility probability over the members; None
+    (exact synthetic landmarks) means every landmark is visible.
+    """
     if radiograph_probability < threshold:
         return FrameResult(result_code=6, classifier_confidence=1.0 - radiograph_probability)
     mean = ensemble_mean(members)
     confidence = radiograph_probability
-    if not all(inside(mean[name]) for name in VHS_LANDMARKS):
+    seen = {
+        name: inside(mean[name]) and (visibility is None or visibility[name] >= VISIBLE_PROBABILITY)
+        for name in LANDMARKS
+    }
+    if not all(seen[name] for name in VHS_LANDMARKS):
         return FrameResult(5, confidence, mean, spread_of(members, mean))
-    vlas_visible = inside(mean["VLAS"])
+    vlas_visible = seen["VLAS"]
     names = (*VHS_LANDMARKS, "VLAS") if vlas_visible else VHS_LANDMARKS
     spread = spread_of(members, mean, names)
     try:
@@ -144,6 +161,25 @@ def analyse(
         vlas=measurement.vlas if vlas_visible else None,
         axes_perpendicular=measurement.axes_perpendicular,
     )
+
+
+def analyse_outputs(
+    radiograph_probability: float, member_rows: list[list[list[float]]], width: int, height: int
+) -> FrameResult:
+    """The networks' outputs -> one image's result.
+
+    ``member_rows[m][k]`` is member ``m``'s ``[x, y, P(visible)]`` for landmark ``k`` (in
+    ``LANDMARKS`` order); visibility is averaged over the members.
+    """
+    members = [
+        {name: (row[0], row[1]) for name, row in zip(LANDMARKS, rows, strict=True)}
+        for rows in member_rows
+    ]
+    visibility = {
+        name: statistics.fmean(rows[index][2] for rows in member_rows)
+        for index, name in enumerate(LANDMARKS)
+    }
+    return analyse(members, radiograph_probability, width, height, visibility)
 
 
 def prediction_list(landmarks: Points) -> list[dict[str, Any]]:

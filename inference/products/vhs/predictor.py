@@ -14,11 +14,12 @@ from typing import Any, ClassVar
 import torch
 from PIL import Image
 
-from inference.products.vhs.analysis import analyse
+from inference.products.vhs.analysis import analyse_outputs
 from inference.products.vhs.geometry import LANDMARKS
 from inference.products.vhs.network import (
     INPUT_SIZE,
-    LandmarkRegressor,
+    OUTPUTS_PER_LANDMARK,
+    LandmarkNet,
     RadiographClassifier,
     classifier_input,
     image_to_tensor,
@@ -34,7 +35,7 @@ class VhsPredictor(Predictor):
     roles: ClassVar[tuple[str, ...]] = (*FOLD_ROLES, "radiograph_classifier")
 
     def load(self, weights: dict[str, Any]) -> None:
-        self.members = [self.build(LandmarkRegressor(), weights[role]) for role in FOLD_ROLES]
+        self.members = [self.build(LandmarkNet(), weights[role]) for role in FOLD_ROLES]
         self.classifier = self.build(RadiographClassifier(), weights["radiograph_classifier"])
 
     def preprocess(self, item: dict[str, Any]) -> torch.Tensor:
@@ -44,24 +45,17 @@ class VhsPredictor(Predictor):
         return torch.cat([image_to_tensor(image), classifier_input(image)], dim=0)
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """``[B, 1 + 5 * 14]``: P(radiograph), then each member's 7 (x, y) landmarks."""
-        regressor_input, classifier_in = batch[:, :1], batch[:, 1:]
+        """``[B, 1 + 5 * 21]``: P(radiograph), then each member's 7 (x, y, P(visible))."""
+        landmark_input, classifier_in = batch[:, :1], batch[:, 1:]
         probability = torch.sigmoid(self.classifier(classifier_in)).reshape(-1, 1)
-        members = torch.stack([member(regressor_input) for member in self.members], dim=1)
+        members = torch.stack([member(landmark_input) for member in self.members], dim=1)
+        members = torch.cat([members[..., :2], torch.sigmoid(members[..., 2:])], dim=-1)
         return torch.cat([probability, members.flatten(1)], dim=1)
 
     def postprocess(self, output: torch.Tensor, item: dict[str, Any]) -> dict[str, Any]:
-        values = output.tolist()
-        probability, coordinates = values[0], values[1:]
-        members = [
-            {
-                name: (coordinates[base + 2 * i], coordinates[base + 2 * i + 1])
-                for i, name in enumerate(LANDMARKS)
-            }
-            for base in range(0, len(coordinates), 2 * len(LANDMARKS))
-        ]
+        rows = output[1:].view(len(self.members), len(LANDMARKS), OUTPUTS_PER_LANDMARK)
         width, height = item["_size"]
-        frame = analyse(members, probability, width, height)
+        frame = analyse_outputs(float(output[0]), rows.tolist(), width, height)
         result: dict[str, Any] = {"frame": dataclasses.asdict(frame)}
         if item.get("render") and not frame.rejected:
             result["rendered_image"] = render(

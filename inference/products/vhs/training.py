@@ -3,12 +3,13 @@
 Real weights live on a hub this platform cannot reach, so the repository ships models trained
 here on ``inference.phantoms.vhs`` images with known landmarks.  Not for clinical use.
 
-* **Ensemble**: ``N_FOLDS`` landmark regressors, regressor ``k`` trained on every phantom
+* **Ensemble**: ``N_FOLDS`` landmark networks, network ``k`` trained on every phantom
   whose index is not ``k`` modulo ``N_FOLDS`` (k-fold), so the members differ in data and
   initialisation and their disagreement (the API's spread) means something.  The loss is an
-  L1 on the coordinates plus an L1 on the four vectors VHS and VLAS are measured along
-  (top-bottom, right-left, A-B, top-VLAS), which is what the product reports.  Targets are
-  never clipped: tight crops teach the members to place missing points outside the frame.
+  L1 on the visible points plus an L1 on the four vectors VHS and VLAS are measured along
+  (top-bottom, right-left, A-B, top-VLAS), which is what the product reports, plus a binary
+  cross-entropy on each landmark's visibility (inside the frame, and for VLAS an atrium that
+  is not hidden by an infiltrate).  Points that are not visible carry no coordinate loss.
 * **Classifier**: radiographs (some saved as tinted RGB JPEGs) against ``draw_negative``
   images (colour and grayscale photographs, documents, blank frames, noise).
 
@@ -22,7 +23,9 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +36,12 @@ from torch import nn
 from torch.nn import functional
 
 from inference.phantoms.vhs import draw_dataset, draw_negatives
-from inference.products.vhs.geometry import LANDMARKS, measure
+from inference.products.vhs.analysis import FrameResult, analyse_outputs
+from inference.products.vhs.geometry import LANDMARKS
 from inference.products.vhs.network import (
     INPUT_SIZE,
-    LandmarkRegressor,
+    OUTPUTS_PER_LANDMARK,
+    LandmarkNet,
     RadiographClassifier,
     classifier_input,
     image_to_tensor,
@@ -64,6 +69,7 @@ THRESHOLD = 0.5
 _LR = 2e-3
 _WEIGHT_DECAY = 1e-4
 _VECTOR_WEIGHT = 1.0
+_VISIBILITY_WEIGHT = 0.1
 # Landmark index pairs whose difference vectors VHS and VLAS are measured along.
 _VECTORS = ((0, 1), (2, 3), (5, 6), (0, 4))
 
@@ -122,7 +128,7 @@ def load_reference_models(model_dir: Path) -> dict[str, Any]:
     members = []
     for fold in range(N_FOLDS):
         members.append(
-            _load(LandmarkRegressor(), Path(model_dir) / WEIGHT_FILES[f"landmarks_fold{fold}"])
+            _load(LandmarkNet(), Path(model_dir) / WEIGHT_FILES[f"landmarks_fold{fold}"])
         )
     classifier = _load(
         RadiographClassifier(), Path(model_dir) / WEIGHT_FILES["radiograph_classifier"]
@@ -138,16 +144,25 @@ def _load(module: nn.Module, path: Path) -> nn.Module:
 # --- data -----------------------------------------------------------------------------------
 
 
+def visible_landmarks(truth: dict[str, Any]) -> dict[str, bool]:
+    """Which landmarks a perfect model could place: in the frame, and VLAS not hidden."""
+    visible = {name: all(0.0 <= c <= 1.0 for c in truth["landmarks"][name]) for name in LANDMARKS}
+    visible["VLAS"] = visible["VLAS"] and not truth.get("atrial_infiltrate", False)
+    return visible
+
+
 def _targets(truth: dict[str, Any]) -> torch.Tensor:
-    return torch.tensor([c for name in LANDMARKS for c in truth["landmarks"][name]])
+    """``[7, 3]``: x, y and 1.0 / 0.0 for visible / not."""
+    visible = visible_landmarks(truth)
+    return torch.tensor([[*truth["landmarks"][name], float(visible[name])] for name in LANDMARKS])
 
 
 def _radiograph_tensors(
     n: int, dataset_seed: int, log: Log
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Regressor inputs ``[n, 1, S, S]``, targets ``[n, 14]``, classifier positives."""
+    """Network inputs ``[n, 1, S, S]``, targets ``[n, 7, 3]``, classifier positives."""
     images = torch.empty(n, 1, INPUT_SIZE, INPUT_SIZE)
-    targets = torch.empty(n, 2 * len(LANDMARKS))
+    targets = torch.empty(n, len(LANDMARKS), OUTPUTS_PER_LANDMARK)
     positives = []
     rng = np.random.default_rng([dataset_seed, 7])
     started = time.perf_counter()
@@ -185,15 +200,22 @@ def _negative_tensors(n: int, dataset_seed: int) -> torch.Tensor:
 
 
 def landmark_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L1 on the points plus L1 on the measured vectors (what VHS/VLAS depend on)."""
-    points, truth = predicted.view(-1, len(LANDMARKS), 2), target.view(-1, len(LANDMARKS), 2)
-    loss = functional.smooth_l1_loss(points, truth, beta=0.01)
+    """L1 on the visible points and on the measured vectors, plus visibility cross-entropy.
+
+    ``predicted`` and ``target`` are ``[B, 7, 3]`` (x, y, visibility logit / label).
+    """
+    points, truth, visible = predicted[..., :2], target[..., :2], target[..., 2]
+    errors = functional.smooth_l1_loss(points, truth, beta=0.01, reduction="none").sum(dim=2)
+    loss = (errors * visible).sum() / visible.sum().clamp(min=1.0)
     for a, b in _VECTORS:
-        vector = points[:, a] - points[:, b]
-        loss = loss + _VECTOR_WEIGHT * functional.smooth_l1_loss(
-            vector, truth[:, a] - truth[:, b], beta=0.01
-        ) / len(_VECTORS)
-    return loss
+        both = visible[:, a] * visible[:, b]
+        vector_errors = functional.smooth_l1_loss(
+            points[:, a] - points[:, b], truth[:, a] - truth[:, b], beta=0.01, reduction="none"
+        ).sum(dim=1)
+        vector_loss = (vector_errors * both).sum() / both.sum().clamp(min=1.0)
+        loss = loss + _VECTOR_WEIGHT * vector_loss / len(_VECTORS)
+    visibility = functional.binary_cross_entropy_with_logits(predicted[..., 2], visible)
+    return loss + _VISIBILITY_WEIGHT * visibility
 
 
 def _jitter(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -206,9 +228,9 @@ def _jitter(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def _train_regressor(
     images: torch.Tensor, targets: torch.Tensor, epochs: int, seed: int, log: Log, name: str
-) -> tuple[LandmarkRegressor, dict[str, float]]:
+) -> tuple[LandmarkNet, dict[str, float]]:
     torch.manual_seed(seed)
-    model = LandmarkRegressor().to(memory_format=torch.channels_last)
+    model = LandmarkNet().to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=_LR, weight_decay=_WEIGHT_DECAY)
     steps = epochs * math.ceil(len(images) / BATCH_SIZE)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=_LR, total_steps=max(steps, 1))
@@ -281,14 +303,14 @@ def _save(out_dir: Path, modules: dict[str, nn.Module]) -> dict[str, dict[str, A
 # --- evaluation -----------------------------------------------------------------------------
 
 
-def predict_landmarks(
-    members: list[nn.Module], image: Image.Image
-) -> dict[str, tuple[float, float]]:
-    """The ensemble mean landmarks (normalised) for one image."""
+def ensemble_frame(models: dict[str, Any], image: Image.Image) -> FrameResult:
+    """One image through the classifier and the ensemble, analysed exactly as the API does."""
     with torch.inference_mode():
+        probability = float(torch.sigmoid(models["classifier"](classifier_input(image)[None])))
         inputs = image_to_tensor(image)[None]
-        output = torch.stack([member(inputs)[0] for member in members]).mean(dim=0).tolist()
-    return {name: (output[2 * i], output[2 * i + 1]) for i, name in enumerate(LANDMARKS)}
+        rows = torch.stack([member(inputs)[0] for member in models["landmarks"]])
+        rows = torch.cat([rows[..., :2], torch.sigmoid(rows[..., 2:])], dim=-1)
+    return analyse_outputs(probability, rows.tolist(), *image.size)
 
 
 def radiograph_probability(classifier: nn.Module, image: Image.Image) -> float:
@@ -303,51 +325,80 @@ def _jpeg_rgb(image: Image.Image) -> Image.Image:
 
 
 def evaluate(models: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
-    """Measurement errors on ``n`` held-out radiographs and rejection on ``n`` + ``n`` images.
+    """Measurement, visibility and result codes on ``n`` held-out radiographs; rejection on
+    those and ``n`` non-radiographs.
 
-    Every other radiograph is fed as an RGB JPEG (as clients upload them).  VHS/VLAS errors
-    count only phantoms whose truth has the measurement inside the frame; landmark errors are
-    in the original image's pixels, over landmarks inside the frame.
+    Every other radiograph is fed as an RGB JPEG (as clients upload them).  Errors count the
+    phantoms whose truth makes the measurement possible and that the API measured; how often
+    it declined a measurable one (and spotted an unmeasurable one) is reported beside them.
+    Landmark errors are in the original image's pixels, over measured frames' visible points.
     """
-    members, classifier = models["landmarks"], models["classifier"]
     dataset_seed = evaluation_dataset_seed(seed)
-    vhs_errors, vlas_errors, pixel_errors = [], [], []
-    verdicts: dict[str, list[bool]] = {"radiograph": [], "radiograph_rgb_jpeg": []}
+    tally = _Tally()
     for index, phantom in enumerate(draw_dataset(n, dataset_seed)):
         kind = "radiograph_rgb_jpeg" if index % 2 else "radiograph"
         image = _jpeg_rgb(phantom.image) if index % 2 else phantom.image
-        verdicts[kind].append(radiograph_probability(classifier, image) >= THRESHOLD)
-        truth, (width, height) = phantom.truth, phantom.image.size
-        predicted = predict_landmarks(members, image)
-        for name in LANDMARKS:
-            tx, ty = truth["landmarks"][name]
-            if 0 <= tx <= 1 and 0 <= ty <= 1:
-                px, py = predicted[name]
-                pixel_errors.append(math.hypot((px - tx) * width, (py - ty) * height))
-        if truth["vhs_visible"]:
-            measured = measure(predicted, width, height)
-            vhs_errors.append(abs(measured.vhs - truth["vhs"]))
-            if truth["vlas_visible"]:
-                vlas_errors.append(abs(measured.vlas - truth["vlas"]))
+        tally.radiograph(kind, phantom.truth, ensemble_frame(models, image), image.size)
     for image, kind in draw_negatives(n, dataset_seed):
-        verdicts.setdefault(kind, []).append(radiograph_probability(classifier, image) < THRESHOLD)
-    return _report(n, seed, vhs_errors, vlas_errors, pixel_errors, verdicts)
+        accepted = radiograph_probability(models["classifier"], image) >= THRESHOLD
+        tally.verdicts.setdefault(kind, []).append(not accepted)
+    return _report(n, seed, tally)
 
 
-def _report(
-    n: int,
-    seed: int,
-    vhs_errors: list[float],
-    vlas_errors: list[float],
-    pixel_errors: list[float],
-    verdicts: dict[str, list[bool]],
-) -> dict[str, Any]:
-    def mean(values: list[float]) -> float | None:
+@dataclass
+class _Tally:
+    """What ``evaluate`` counts, phantom by phantom."""
+
+    vhs_errors: list[float] = field(default_factory=list)
+    vlas_errors: list[float] = field(default_factory=list)
+    pixel_errors: list[float] = field(default_factory=list)
+    verdicts: dict[str, list[bool]] = field(
+        default_factory=lambda: {"radiograph": [], "radiograph_rgb_jpeg": []}
+    )
+    codes: Counter[int] = field(default_factory=Counter)
+    errors_by_confidence: dict[str, list[float]] = field(default_factory=dict)
+    vhs_declined: list[bool] = field(default_factory=list)  # measurable, yet code 0/5
+    vlas_declined: list[bool] = field(default_factory=list)  # VLAS measurable, yet absent
+    hidden_atrium_found: list[bool] = field(default_factory=list)  # code 4 when hidden
+    cropped_found: list[bool] = field(default_factory=list)  # code 5 when cut off
+
+    def radiograph(
+        self, kind: str, truth: dict[str, Any], frame: FrameResult, size: tuple[int, int]
+    ) -> None:
+        self.verdicts[kind].append(not frame.rejected)
+        if frame.rejected:
+            return
+        self.codes[frame.result_code] += 1
+        if not truth["vhs_visible"]:
+            self.cropped_found.append(frame.result_code == 5)
+            return
+        self.vhs_declined.append(not frame.measured)
+        if truth["atrial_infiltrate"]:
+            self.hidden_atrium_found.append(frame.result_code == 4)
+        if not frame.measured or frame.landmarks is None or frame.vhs is None:
+            return
+        error = abs(frame.vhs - truth["vhs"])
+        self.vhs_errors.append(error)
+        self.errors_by_confidence.setdefault(frame.confidence, []).append(error)
+        if truth["vlas_visible"]:
+            self.vlas_declined.append(frame.vlas is None)
+            if frame.vlas is not None:
+                self.vlas_errors.append(abs(frame.vlas - truth["vlas"]))
+        visible = visible_landmarks(truth)
+        for name in LANDMARKS:
+            if visible[name]:
+                (tx, ty), (px, py) = truth["landmarks"][name], frame.landmarks[name]
+                self.pixel_errors.append(math.hypot((px - tx) * size[0], (py - ty) * size[1]))
+
+
+def _report(n: int, seed: int, tally: _Tally) -> dict[str, Any]:
+    def mean(values: list[float] | list[bool]) -> float | None:
         return round(float(np.mean(values)), 4) if values else None
 
     def within(values: list[float]) -> float | None:
         return round(float(np.mean(np.asarray(values) <= 0.5 + 1e-9)), 4) if values else None
 
+    verdicts = tally.verdicts
     radiographs = verdicts["radiograph"] + verdicts["radiograph_rgb_jpeg"]
     negatives = [
         v for kind, values in verdicts.items() if not kind.startswith("radiograph") for v in values
@@ -357,13 +408,25 @@ def _report(
         "n": n,
         "seed": seed,
         "dataset_seed": evaluation_dataset_seed(seed),
-        "n_vhs_measurable": len(vhs_errors),
-        "n_vlas_measurable": len(vlas_errors),
-        "vhs_mae": mean(vhs_errors),
-        "vlas_mae": mean(vlas_errors),
-        "vhs_within_0_5": within(vhs_errors),
-        "vlas_within_0_5": within(vlas_errors),
-        "landmark_error_px_mean": mean(pixel_errors),
+        "n_vhs_measured": len(tally.vhs_errors),
+        "n_vlas_measured": len(tally.vlas_errors),
+        "vhs_mae": mean(tally.vhs_errors),
+        "vlas_mae": mean(tally.vlas_errors),
+        "vhs_within_0_5": within(tally.vhs_errors),
+        "vlas_within_0_5": within(tally.vlas_errors),
+        "landmark_error_px_mean": mean(tally.pixel_errors),
+        "result_codes": {str(code): count for code, count in sorted(tally.codes.items())},
+        "vhs_mae_by_confidence": {
+            level: mean(tally.errors_by_confidence[level])
+            for level in ("optimal", "good", "review")
+            if level in tally.errors_by_confidence
+        },
+        "visibility": {
+            "vhs_declined_rate": mean(tally.vhs_declined),
+            "vlas_declined_rate": mean(tally.vlas_declined),
+            "hidden_atrium_code_4_rate": mean(tally.hidden_atrium_found),
+            "cropped_code_5_rate": mean(tally.cropped_found),
+        },
         "rejection": {
             "accuracy": round(sum(everything) / len(everything), 4) if everything else None,
             "false_reject_rate": round(1 - sum(radiographs) / len(radiographs), 4)
