@@ -34,6 +34,7 @@ OPTIMAL_SPREAD = 0.005
 GOOD_SPREAD = 0.008
 PLAUSIBLE_VHS = (3.0, 20.0)
 VISIBLE_PROBABILITY = 0.5
+RADIOGRAPH_THRESHOLD = 0.5  # P(radiograph) below this: rejected, code 6
 VHS_LANDMARKS = (
     "heart_top",
     "heart_bottom",
@@ -122,7 +123,7 @@ def analyse(
     width: int,
     height: int,
     visibility: Mapping[str, float] | None = None,
-    threshold: float = 0.5,
+    threshold: float = RADIOGRAPH_THRESHOLD,
 ) -> FrameResult:
     """One image's result from the classifier's probability and the ensemble's landmarks.
 

@@ -11,7 +11,8 @@ here on ``inference.phantoms.vhs`` images with known landmarks.  Not for clinica
   cross-entropy on each landmark's visibility (inside the frame, and for VLAS an atrium that
   is not hidden by an infiltrate).  Points that are not visible carry no coordinate loss.
 * **Classifier**: radiographs (some saved as tinted RGB JPEGs) against ``draw_negative``
-  images (colour and grayscale photographs, documents, blank frames, noise).
+  images (colour and grayscale photographs, grayscale textures, objects and cross-sections,
+  documents, blank frames, noise).
 
 Seeds: training draws dataset ``2 * seed`` and evaluation ``2 * seed + 1`` (phantom ``i`` of
 dataset ``d`` has seed ``d * DATASET_STRIDE + i``), so held-out phantoms are never training
@@ -23,9 +24,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,8 @@ from torch import nn
 from torch.nn import functional
 
 from inference.phantoms.vhs import draw_dataset, draw_negatives
-from inference.products.vhs.analysis import FrameResult, analyse_outputs
+from inference.products.vhs.evaluation import evaluate as evaluate  # the products' interface
+from inference.products.vhs.evaluation import visible_landmarks
 from inference.products.vhs.geometry import LANDMARKS
 from inference.products.vhs.network import (
     INPUT_SIZE,
@@ -47,7 +47,6 @@ from inference.products.vhs.network import (
     image_to_tensor,
 )
 from inference.runtime.reproducible import (
-    evaluation_dataset_seed,
     reproducible,
     train_dataset_seed,
 )
@@ -64,7 +63,6 @@ DEFAULT_N_NEGATIVE = 1500
 CLASSIFIER_EPOCHS = 8
 BATCH_SIZE = 32
 TRAIN_MAX_SIDE = 320  # training phantoms are drawn small: the networks see 128 px anyway
-THRESHOLD = 0.5
 
 _LR = 2e-3
 _WEIGHT_DECAY = 1e-4
@@ -97,7 +95,7 @@ def train_reference_models(
         images, targets, positives = _radiograph_tensors(n_train, train_dataset_seed(seed), log)
         for fold in range(N_FOLDS):
             keep = torch.arange(n_train) % N_FOLDS != fold
-            member, member_stats = _train_regressor(
+            member, member_stats = _train_landmark_net(
                 images[keep], targets[keep], epochs, seed * 100 + fold, log, f"fold {fold}"
             )
             modules[f"landmarks_fold{fold}"] = member
@@ -142,13 +140,6 @@ def _load(module: nn.Module, path: Path) -> nn.Module:
 
 
 # --- data -----------------------------------------------------------------------------------
-
-
-def visible_landmarks(truth: dict[str, Any]) -> dict[str, bool]:
-    """Which landmarks a perfect model could place: in the frame, and VLAS not hidden."""
-    visible = {name: all(0.0 <= c <= 1.0 for c in truth["landmarks"][name]) for name in LANDMARKS}
-    visible["VLAS"] = visible["VLAS"] and not truth.get("atrial_infiltrate", False)
-    return visible
 
 
 def _targets(truth: dict[str, Any]) -> torch.Tensor:
@@ -226,7 +217,7 @@ def _jitter(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return images * contrast + noise * torch.randn(images.shape, generator=generator)
 
 
-def _train_regressor(
+def _train_landmark_net(
     images: torch.Tensor, targets: torch.Tensor, epochs: int, seed: int, log: Log, name: str
 ) -> tuple[LandmarkNet, dict[str, float]]:
     torch.manual_seed(seed)
@@ -298,145 +289,3 @@ def _save(out_dir: Path, modules: dict[str, nn.Module]) -> dict[str, dict[str, A
         torch.save(module.state_dict(), path)
         files[role] = {"filename": path.name, "bytes": path.stat().st_size}
     return files
-
-
-# --- evaluation -----------------------------------------------------------------------------
-
-
-def ensemble_frame(models: dict[str, Any], image: Image.Image) -> FrameResult:
-    """One image through the classifier and the ensemble, analysed exactly as the API does."""
-    with torch.inference_mode():
-        probability = float(torch.sigmoid(models["classifier"](classifier_input(image)[None])))
-        inputs = image_to_tensor(image)[None]
-        rows = torch.stack([member(inputs)[0] for member in models["landmarks"]])
-        rows = torch.cat([rows[..., :2], torch.sigmoid(rows[..., 2:])], dim=-1)
-    return analyse_outputs(probability, rows.tolist(), *image.size)
-
-
-def radiograph_probability(classifier: nn.Module, image: Image.Image) -> float:
-    with torch.inference_mode():
-        return float(torch.sigmoid(classifier(classifier_input(image)[None]))[0, 0])
-
-
-def _jpeg_rgb(image: Image.Image) -> Image.Image:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=85)
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-
-
-def evaluate(models: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
-    """Measurement, visibility and result codes on ``n`` held-out radiographs; rejection on
-    those and ``n`` non-radiographs.
-
-    Every other radiograph is fed as an RGB JPEG (as clients upload them).  Errors count the
-    phantoms whose truth makes the measurement possible and that the API measured; how often
-    it declined a measurable one (and spotted an unmeasurable one) is reported beside them.
-    Landmark errors are in the original image's pixels, over measured frames' visible points.
-    """
-    dataset_seed = evaluation_dataset_seed(seed)
-    tally = _Tally()
-    for index, phantom in enumerate(draw_dataset(n, dataset_seed)):
-        kind = "radiograph_rgb_jpeg" if index % 2 else "radiograph"
-        image = _jpeg_rgb(phantom.image) if index % 2 else phantom.image
-        tally.radiograph(kind, phantom.truth, ensemble_frame(models, image), image.size)
-    for image, kind in draw_negatives(n, dataset_seed):
-        accepted = radiograph_probability(models["classifier"], image) >= THRESHOLD
-        tally.verdicts.setdefault(kind, []).append(not accepted)
-    return _report(n, seed, tally)
-
-
-@dataclass
-class _Tally:
-    """What ``evaluate`` counts, phantom by phantom."""
-
-    vhs_errors: list[float] = field(default_factory=list)
-    vlas_errors: list[float] = field(default_factory=list)
-    pixel_errors: list[float] = field(default_factory=list)
-    verdicts: dict[str, list[bool]] = field(
-        default_factory=lambda: {"radiograph": [], "radiograph_rgb_jpeg": []}
-    )
-    codes: Counter[int] = field(default_factory=Counter)
-    errors_by_confidence: dict[str, list[float]] = field(default_factory=dict)
-    vhs_declined: list[bool] = field(default_factory=list)  # measurable, yet code 0/5
-    vlas_declined: list[bool] = field(default_factory=list)  # VLAS measurable, yet absent
-    hidden_atrium_found: list[bool] = field(default_factory=list)  # code 4 when hidden
-    cropped_found: list[bool] = field(default_factory=list)  # code 5 when cut off
-
-    def radiograph(
-        self, kind: str, truth: dict[str, Any], frame: FrameResult, size: tuple[int, int]
-    ) -> None:
-        self.verdicts[kind].append(not frame.rejected)
-        if frame.rejected:
-            return
-        self.codes[frame.result_code] += 1
-        if not truth["vhs_visible"]:
-            self.cropped_found.append(frame.result_code == 5)
-            return
-        self.vhs_declined.append(not frame.measured)
-        if truth["atrial_infiltrate"]:
-            self.hidden_atrium_found.append(frame.result_code == 4)
-        if not frame.measured or frame.landmarks is None or frame.vhs is None:
-            return
-        error = abs(frame.vhs - truth["vhs"])
-        self.vhs_errors.append(error)
-        self.errors_by_confidence.setdefault(frame.confidence, []).append(error)
-        if truth["vlas_visible"]:
-            self.vlas_declined.append(frame.vlas is None)
-            if frame.vlas is not None:
-                self.vlas_errors.append(abs(frame.vlas - truth["vlas"]))
-        visible = visible_landmarks(truth)
-        for name in LANDMARKS:
-            if visible[name]:
-                (tx, ty), (px, py) = truth["landmarks"][name], frame.landmarks[name]
-                self.pixel_errors.append(math.hypot((px - tx) * size[0], (py - ty) * size[1]))
-
-
-def _report(n: int, seed: int, tally: _Tally) -> dict[str, Any]:
-    def mean(values: list[float] | list[bool]) -> float | None:
-        return round(float(np.mean(values)), 4) if values else None
-
-    def within(values: list[float]) -> float | None:
-        return round(float(np.mean(np.asarray(values) <= 0.5 + 1e-9)), 4) if values else None
-
-    verdicts = tally.verdicts
-    radiographs = verdicts["radiograph"] + verdicts["radiograph_rgb_jpeg"]
-    negatives = [
-        v for kind, values in verdicts.items() if not kind.startswith("radiograph") for v in values
-    ]
-    everything = radiographs + negatives
-    return {
-        "n": n,
-        "seed": seed,
-        "dataset_seed": evaluation_dataset_seed(seed),
-        "n_vhs_measured": len(tally.vhs_errors),
-        "n_vlas_measured": len(tally.vlas_errors),
-        "vhs_mae": mean(tally.vhs_errors),
-        "vlas_mae": mean(tally.vlas_errors),
-        "vhs_within_0_5": within(tally.vhs_errors),
-        "vlas_within_0_5": within(tally.vlas_errors),
-        "landmark_error_px_mean": mean(tally.pixel_errors),
-        "result_codes": {str(code): count for code, count in sorted(tally.codes.items())},
-        "vhs_mae_by_confidence": {
-            level: mean(tally.errors_by_confidence[level])
-            for level in ("optimal", "good", "review")
-            if level in tally.errors_by_confidence
-        },
-        "visibility": {
-            "vhs_declined_rate": mean(tally.vhs_declined),
-            "vlas_declined_rate": mean(tally.vlas_declined),
-            "hidden_atrium_code_4_rate": mean(tally.hidden_atrium_found),
-            "cropped_code_5_rate": mean(tally.cropped_found),
-        },
-        "rejection": {
-            "accuracy": round(sum(everything) / len(everything), 4) if everything else None,
-            "false_reject_rate": round(1 - sum(radiographs) / len(radiographs), 4)
-            if radiographs
-            else None,
-            "false_accept_rate": round(1 - sum(negatives) / len(negatives), 4)
-            if negatives
-            else None,
-            "by_kind": {
-                kind: round(sum(v) / len(v), 4) for kind, v in sorted(verdicts.items()) if v
-            },
-        },
-    }
