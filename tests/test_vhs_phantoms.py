@@ -31,11 +31,10 @@ from inference.products.vhs.network import (
 from inference.products.vhs.training import (
     N_FOLDS,
     WEIGHT_FILES,
-    evaluation_dataset_seed,
     load_reference_models,
-    train_dataset_seed,
     train_reference_models,
 )
+from inference.runtime.reproducible import evaluation_dataset_seed, train_dataset_seed
 
 SMALL = 256  # draws are cheap at this size; the geometry is the same at any size
 
