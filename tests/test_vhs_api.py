@@ -110,8 +110,8 @@ def test_a_colour_photograph_is_rejected_and_not_billed(api):
 
 # --- every result code from a real input (docs/measurements.md) -------------------------------
 
-# A clear phantom that these reference models measure with `optimal` agreement (code 1).
-OPTIMAL_SEED = 503
+# Phantoms these reference models measure with optimal, good and review agreement.
+CONFIDENCE_SEEDS = {1: 604, 2: 609, 3: 619}
 
 
 def cut_before_vertebra_b(phantom) -> Image.Image:
@@ -122,15 +122,22 @@ def cut_before_vertebra_b(phantom) -> Image.Image:
     return phantom.image.crop((0, 0, round(width * (a_x + b_x) / 2), height))
 
 
-def test_a_clear_radiograph_with_optimal_agreement_is_code_1(api):
-    dog = draw_radiograph(seed=OPTIMAL_SEED, crop=False, atrial_infiltrate=False)
+@pytest.mark.parametrize(
+    ("code", "confidence", "spread"),
+    [(1, "optimal", (0.0, 0.005)), (2, "good", (0.005, 0.008)), (3, "review", (0.008, 1.0))],
+)
+def test_codes_1_2_3_follow_the_ensembles_agreement_on_real_radiographs(
+    api, code, confidence, spread
+):
+    dog = draw_radiograph(seed=CONFIDENCE_SEEDS[code], atrial_infiltrate=False)
 
     body = api({"image": b64(dog.image)}).json()
 
-    assert body["result_code"] == 1
-    assert body["model_confidence"] == "optimal"
-    assert body["spread"] < 0.005
+    assert body["result_code"] == code
+    assert body["model_confidence"] == confidence
+    assert spread[0] <= body["spread"] < spread[1]
     assert abs(body["vhs"] - dog.truth["vhs"]) <= VHS_TOLERANCE
+    assert body["billing"]["billable"] is True
 
 
 def test_a_hidden_left_atrium_is_code_4_billed_with_vhs_but_no_vlas(api):
