@@ -143,9 +143,10 @@ def test_codes_1_2_3_follow_the_ensembles_agreement_on_real_radiographs(
 def test_a_hidden_left_atrium_is_code_4_billed_with_vhs_but_no_vlas(api):
     dog = draw_radiograph(seed=4, vhs=11.2, vlas=2.0, crop=False, atrial_infiltrate=True)
 
-    body = api({"image": b64(dog.image), "uuid": "bella"}).json()
+    body = api({"image": b64(dog.image), "uuid": "bella", "render": True}).json()
 
     assert body["result_code"] == 4
+    assert Image.open(io.BytesIO(base64.b64decode(body["rendered_image"]))).size == dog.image.size
     assert body["result_description"] == (
         "VHS predicted successfully, VLAS could not be calculated"
     )
