@@ -36,12 +36,17 @@ def to_u8(image: np.ndarray) -> np.ndarray:
 
 
 def _finish_gray(image: np.ndarray, rng: np.random.Generator, lit: bool = True) -> np.ndarray:
-    """Camera or scanner look on a [0, 1] grey image: uneven light, blur, noise -> uint8.
+    """Camera or scanner look on a [0, 1] grey image: exposure, uneven light, blur, noise ->
+    uint8.
 
-    Without it every texture would be perfectly lit and sharp, an easy cue to learn instead of
-    the texture itself.
+    Without it every texture would be perfectly lit, contrasty and sharp, an easy cue to learn
+    instead of the texture itself.  Exposure matters most: radiographs come at every contrast,
+    so a flat, dim photograph must not look "more radiograph" than a crisp one.
     """
     height, width = image.shape
+    if rng.random() < 0.6:  # flat or dim or bright: the mid-grey, low-contrast photograph
+        level, contrast = rng.uniform(0.3, 0.7), rng.uniform(0.3, 1.2)
+        image = level + (image - float(image.mean())) * contrast
     if lit:  # a light falling off across the frame
         angle = rng.uniform(0, 2 * math.pi)
         x = np.linspace(-0.5, 0.5, width, dtype=np.float32)[None, :] * math.cos(angle)
