@@ -25,6 +25,7 @@ _SHORT_AXIS = (255, 200, 0)  # cyan
 _VLAS = (255, 0, 255)  # magenta
 _SPINE = (0, 255, 0)  # green
 _TEXT = (255, 255, 255)
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def _point(p: tuple[float, float]) -> tuple[int, int]:
@@ -45,12 +46,14 @@ def render(image: Image.Image, frame: FrameResult, image_format: str) -> str:
             cv2.line(canvas, _point(px["heart_top"]), _point(px["VLAS"]), _VLAS, thickness)
         _vertebral_scale(canvas, px["Vertebra A"], px["Vertebra B"], thickness)
         for name, p in px.items():
+            if name == "VLAS" and frame.vlas is None:
+                continue  # not seen (code 4): no point to show
             cv2.circle(canvas, _point(p), thickness * 3, (0, 0, 255), -1)
             cv2.putText(
                 canvas,
                 name,
                 (_point(p)[0] + 6, _point(p)[1] - 6),
-                cv2.FONT_HERSHEY_SIMPLEX,
+                _FONT,
                 0.35 * thickness,
                 _TEXT,
                 1,
@@ -61,28 +64,7 @@ def render(image: Image.Image, frame: FrameResult, image_format: str) -> str:
         f"VLAS {frame.vlas:.1f} ({VLAS_NORMAL})" if frame.vlas is not None else "VLAS n/a",
         f"confidence {frame.confidence}",
     ]
-    for row, text in enumerate(lines):
-        origin = (10, 24 * thickness * (row + 1))
-        cv2.putText(
-            canvas,
-            text,
-            origin,
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.6 * thickness,
-            (0, 0, 0),
-            3 * thickness,
-            cv2.LINE_AA,
-        )
-        cv2.putText(
-            canvas,
-            text,
-            origin,
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.6 * thickness,
-            _TEXT,
-            thickness,
-            cv2.LINE_AA,
-        )
+    _caption(canvas, lines, min(width, height))
     out = io.BytesIO()
     result = Image.fromarray(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
     if image_format == "JPEG":
@@ -90,6 +72,25 @@ def render(image: Image.Image, frame: FrameResult, image_format: str) -> str:
     else:
         result.save(out, format="PNG")
     return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _caption(canvas: np.ndarray, lines: list[str], side: int) -> None:
+    """White text on a translucent dark box in the top-left corner, sized to the image.
+
+    A box, not an outline: outlined small Hershey text smears into the letters on the
+    400-600 px images clients send.
+    """
+    scale = 0.45 * max(1.0, side / 500)
+    thickness = max(1, round(side / 500))
+    sizes = [cv2.getTextSize(text, _FONT, scale, thickness) for text in lines]
+    line_height = max(h + baseline for (_, h), baseline in sizes) + 4 * thickness
+    box = (max(w for (w, _), _ in sizes) + 12 * thickness, line_height * len(lines) + 6)
+    shaded = canvas.copy()
+    cv2.rectangle(shaded, (0, 0), box, (0, 0, 0), -1)
+    cv2.addWeighted(shaded, 0.6, canvas, 0.4, 0, dst=canvas)
+    for row, text in enumerate(lines):
+        origin = (6 * thickness, line_height * (row + 1) - 2)
+        cv2.putText(canvas, text, origin, _FONT, scale, _TEXT, thickness, cv2.LINE_AA)
 
 
 def _vertebral_scale(
