@@ -20,9 +20,9 @@ from inference.runtime import registry
 
 pytestmark = pytest.mark.django_db
 
-# docs/models.md publishes the held-out VHS mean absolute error; a single clear phantom
-# must land within this of its truth.
-VHS_TOLERANCE = 1.0
+# docs/models.md publishes a held-out VHS mean absolute error of 0.23 with 91 % of phantoms
+# within +/-0.5 vertebrae; each phantom used here must land within 0.5 of its truth.
+VHS_TOLERANCE = 0.5
 
 
 def b64(image: Image.Image, fmt: str = "PNG") -> str:
