@@ -1,4 +1,4 @@
-"""The VHS reference networks: a landmark regressor (five of them make the ensemble) and a
+"""The VHS reference networks: a landmark network (five of them make the ensemble) and a
 radiograph/not-radiograph classifier.
 
 Pure torch (no torchvision), small enough to train on two CPU cores in minutes.
@@ -171,7 +171,7 @@ def _square_gray(image: Image.Image) -> np.ndarray:
 
 
 def image_to_tensor(image: Image.Image) -> torch.Tensor:
-    """Any image -> the regressor's ``[1, INPUT_SIZE, INPUT_SIZE]`` float32, standardised.
+    """Any image -> the landmark network's ``[1, INPUT_SIZE, INPUT_SIZE]`` float32, standardised.
 
     Stretched to a square without cropping, so every normalised coordinate keeps its meaning.
     """

@@ -1,6 +1,6 @@
 """The VHS product as the runtime serves it: a radiograph classifier and a 5-fold ensemble.
 
-One forward pass per batch runs the classifier and all five landmark regressors; the
+One forward pass per batch runs the classifier and all five landmark networks; the
 postprocessing (ensemble mean, spread, VHS/VLAS, result code, rendering) is pure Python from
 ``analysis``, ``geometry`` and ``render``.  Runs only on workers.
 """
@@ -39,7 +39,7 @@ class VhsPredictor(Predictor):
         self.classifier = self.build(RadiographClassifier(), weights["radiograph_classifier"])
 
     def preprocess(self, item: dict[str, Any]) -> torch.Tensor:
-        """The regressor's and the classifier's inputs, stacked along the channels."""
+        """The landmark networks' and the classifier's inputs, stacked along the channels."""
         image = self.decode_image(item)
         item["_size"] = image.size  # the postprocessing measures in this image's pixels
         return torch.cat([image_to_tensor(image), classifier_input(image)], dim=0)

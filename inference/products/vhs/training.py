@@ -122,7 +122,7 @@ def train_reference_models(
 
 
 def load_reference_models(model_dir: Path) -> dict[str, Any]:
-    """``{"landmarks": [N_FOLDS regressors], "classifier": ...}`` in eval mode (weights_only)."""
+    """``{"landmarks": [N_FOLDS networks], "classifier": ...}``, in eval mode (weights_only)."""
     members = []
     for fold in range(N_FOLDS):
         members.append(
