@@ -25,8 +25,8 @@ from inference.products.vhs.network import (
     LandmarkNet,
     RadiographClassifier,
     classifier_input,
+    expected_position,
     image_to_tensor,
-    soft_argmax,
 )
 from inference.products.vhs.training import (
     N_FOLDS,
@@ -208,11 +208,11 @@ def test_networks_map_a_batch_to_landmarks_and_a_logit() -> None:
     assert logits.shape == (3, 1)
 
 
-def test_soft_argmax_reads_a_peaked_heatmap_off_at_its_cell_centre() -> None:
-    heatmaps = torch.full((1, 2, HEATMAP_SIZE, HEATMAP_SIZE), -50.0)
-    heatmaps[0, 0, 3, 20] = 50.0  # row 3, column 20
-    heatmaps[0, 1, 10, 10] = heatmaps[0, 1, 10, 11] = 50.0  # halfway between two cells
-    points = soft_argmax(heatmaps)[0]
+def test_a_peaked_heatmap_is_read_off_at_its_cell_centre() -> None:
+    heatmaps = torch.zeros((1, 2, HEATMAP_SIZE, HEATMAP_SIZE))
+    heatmaps[0, 0, 3, 20] = 1.0  # row 3, column 20
+    heatmaps[0, 1, 10, 10] = heatmaps[0, 1, 10, 11] = 0.5  # halfway between two cells
+    points = expected_position(heatmaps)[0]
     assert points[0].tolist() == pytest.approx([20.5 / HEATMAP_SIZE, 3.5 / HEATMAP_SIZE])
     assert points[1].tolist() == pytest.approx([11.0 / HEATMAP_SIZE, 10.5 / HEATMAP_SIZE])
 

@@ -45,6 +45,7 @@ from inference.phantoms.radiograph_drawing import (
     render_attenuation,
     spine_boundaries,
 )
+from inference.products.vhs.analysis import VHS_LANDMARKS, inside
 from inference.products.vhs.geometry import LANDMARKS, measure
 
 __all__ = [
@@ -390,10 +391,6 @@ def _marker(pixels: np.ndarray, letter: str, corner: int) -> None:
     )
 
 
-def _inside(point: list[float]) -> bool:
-    return 0.0 <= point[0] <= 1.0 and 0.0 <= point[1] <= 1.0
-
-
 def _truth(
     seed: int,
     view: _View,
@@ -408,8 +405,10 @@ def _truth(
         x, y = canvas.to_pixels(points[name])[0]
         landmarks[name] = [round(float(x) / width, 6), round(float(y) / height, 6)]
     measurement = measure({k: tuple(v) for k, v in landmarks.items()}, width, height)
-    heart_and_spine = [n for n in LANDMARKS if n != "VLAS"]
-    vhs_visible = all(_inside(landmarks[name]) for name in heart_and_spine)
+    # What a perfect model could place: in the frame, and an atrium not hidden.
+    visible = {name: inside(landmarks[name]) for name in LANDMARKS}
+    visible["VLAS"] = visible["VLAS"] and not atrial_infiltrate
+    vhs_visible = all(visible[name] for name in VHS_LANDMARKS)
     return {
         "seed": seed,
         "size": [width, height],
@@ -417,7 +416,8 @@ def _truth(
         "vhs": measurement.vhs,
         "vlas": measurement.vlas,
         "vhs_visible": vhs_visible,
-        "vlas_visible": vhs_visible and _inside(landmarks["VLAS"]) and not atrial_infiltrate,
+        "vlas_visible": vhs_visible and visible["VLAS"],
+        "visible": visible,
         "atrial_infiltrate": atrial_infiltrate,
         "vertebral_unit_px": round(measurement.vertebral_unit_px, 3),
         "rotation_deg": round(view.rotation_deg, 3),

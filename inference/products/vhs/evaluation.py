@@ -23,24 +23,19 @@ from torch import nn
 from inference.phantoms.vhs import draw_dataset, draw_negatives
 from inference.products.vhs.analysis import RADIOGRAPH_THRESHOLD, FrameResult, analyse_outputs
 from inference.products.vhs.geometry import LANDMARKS
-from inference.products.vhs.network import classifier_input, image_to_tensor
+from inference.products.vhs.network import (
+    classifier_input,
+    ensemble_landmarks,
+    image_to_tensor,
+)
 from inference.runtime.reproducible import evaluation_dataset_seed
-
-
-def visible_landmarks(truth: dict[str, Any]) -> dict[str, bool]:
-    """Which landmarks a perfect model could place: in the frame, and VLAS not hidden."""
-    visible = {name: all(0.0 <= c <= 1.0 for c in truth["landmarks"][name]) for name in LANDMARKS}
-    visible["VLAS"] = visible["VLAS"] and not truth.get("atrial_infiltrate", False)
-    return visible
 
 
 def ensemble_frame(models: dict[str, Any], image: Image.Image) -> FrameResult:
     """One image through the classifier and the ensemble, analysed exactly as the API does."""
     with torch.inference_mode():
         probability = float(torch.sigmoid(models["classifier"](classifier_input(image)[None])))
-        inputs = image_to_tensor(image)[None]
-        rows = torch.stack([member(inputs)[0] for member in models["landmarks"]])
-        rows = torch.cat([rows[..., :2], torch.sigmoid(rows[..., 2:])], dim=-1)
+        rows = ensemble_landmarks(models["landmarks"], image_to_tensor(image)[None])[0]
     return analyse_outputs(probability, rows.tolist(), *image.size)
 
 
@@ -115,9 +110,8 @@ class _Tally:
             self.vlas_declined.append(frame.vlas is None)
             if frame.vlas is not None:
                 self.vlas_errors.append(abs(frame.vlas - truth["vlas"]))
-        visible = visible_landmarks(truth)
         for name in LANDMARKS:
-            if visible[name]:
+            if truth["visible"][name]:
                 (tx, ty), (px, py) = truth["landmarks"][name], frame.landmarks[name]
                 self.pixel_errors.append(math.hypot((px - tx) * size[0], (py - ty) * size[1]))
 

@@ -11,8 +11,9 @@ Pure torch (no torchvision), small enough to train on two CPU cores in minutes.
   "integral regression"): sub-cell precise, and far more precise than a fully connected head
   regressing coordinates, which matters because the ensemble's disagreement is the API's
   ``spread``.  A soft-argmax cannot leave the frame, so each landmark also gets a *visibility*
-  logit from the whole image (is the point in the frame and discernible?): that, not a
-  coordinate outside 0..1, is how a cropped vertebra or a hidden atrium is reported.
+  logit, from the whole image (is the point in the frame?) and from the features under its
+  heatmap (is it discernible?): that, not a coordinate outside 0..1, is how a cropped
+  vertebra or a hidden atrium is reported.
 * ``RadiographClassifier`` must reject colour photographs yet accept a radiograph saved as
   an RGB JPEG (grey in RGB).  A grayscale network cannot see colour, and an RGB network could
   latch onto hue; so it gets two channels: the luminance and the *chroma* (max - min over
@@ -59,18 +60,27 @@ def _coordinates(batch: int, size: int, like: torch.Tensor) -> torch.Tensor:
     return torch.stack([xs, ys]).expand(batch, 2, size, size)
 
 
-def soft_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
-    """``[B, K, H, W]`` logits -> ``[B, K, 2]`` expected (x, y), normalised to the image.
+def expected_position(probabilities: torch.Tensor) -> torch.Tensor:
+    """``[B, K, H, W]`` probability maps -> ``[B, K, 2]`` expected (x, y), normalised.
 
     Cell ``i`` of ``n`` covers ``[i/n, (i+1)/n]`` of the image, so its centre is ``(i+0.5)/n``.
     """
-    batch, count, height, width = heatmaps.shape
-    probabilities = heatmaps.flatten(2).softmax(dim=2).view(batch, count, height, width)
-    xs = (torch.arange(width, dtype=heatmaps.dtype, device=heatmaps.device) + 0.5) / width
-    ys = (torch.arange(height, dtype=heatmaps.dtype, device=heatmaps.device) + 0.5) / height
+    height, width = probabilities.shape[-2:]
+    device, dtype = probabilities.device, probabilities.dtype
+    xs = (torch.arange(width, dtype=dtype, device=device) + 0.5) / width
+    ys = (torch.arange(height, dtype=dtype, device=device) + 0.5) / height
     x = (probabilities.sum(dim=2) * xs).sum(dim=2)
     y = (probabilities.sum(dim=3) * ys).sum(dim=2)
     return torch.stack([x, y], dim=2)
+
+
+def ensemble_landmarks(members: list[nn.Module], images: torch.Tensor) -> torch.Tensor:
+    """``[B, 1, S, S]`` -> ``[B, M, 7, 3]``: each member's (x, y, P(visible)) per landmark.
+
+    The one place the ensemble runs, for the worker and for the evaluation alike.
+    """
+    outputs = torch.stack([member(images) for member in members], dim=1)
+    return torch.cat([outputs[..., :2], torch.sigmoid(outputs[..., 2:])], dim=-1)
 
 
 class LandmarkNet(nn.Module):
@@ -112,7 +122,7 @@ class LandmarkNet(nn.Module):
         self.visibility_local = nn.Parameter(torch.zeros(len(LANDMARKS), _DECODER_CHANNELS))
 
     def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Heatmap logits ``[B, 7, 32, 32]`` and visibility logits ``[B, 7]``."""
+        """Heatmaps as probability maps ``[B, 7, 32, 32]``, and visibility logits ``[B, 7]``."""
         coordinates = _coordinates(images.shape[0], images.shape[-1], images)
         x = self.stem(torch.cat([images, coordinates], dim=1))
         skips = []
@@ -127,16 +137,16 @@ class LandmarkNet(nn.Module):
             merged = functional.interpolate(merged, scale_factor=2.0, mode="nearest")
             merged = smooth(merged + lateral(skip))
         heatmaps = self.heatmaps(merged)
+        probabilities = heatmaps.flatten(2).softmax(dim=2)  # [B, K, HW]
         # What the decoder sees where each heatmap points: a hidden atrial border looks
         # different there from a sharp one, which a whole-image summary can miss.
-        attention = heatmaps.flatten(2).softmax(dim=2)  # [B, K, HW]
-        local = torch.einsum("bkn,bcn->bkc", attention, merged.flatten(2))
+        local = torch.einsum("bkn,bcn->bkc", probabilities, merged.flatten(2))
         visibility = self.visibility_global(deepest) + (local * self.visibility_local).sum(dim=2)
-        return heatmaps, visibility
+        return probabilities.view(heatmaps.shape), visibility
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        heatmaps, visibility = self.features(images)
-        return torch.cat([soft_argmax(heatmaps), visibility[:, :, None]], dim=2)
+        probabilities, visibility = self.features(images)
+        return torch.cat([expected_position(probabilities), visibility[:, :, None]], dim=2)
 
 
 class RadiographClassifier(nn.Module):

@@ -22,6 +22,7 @@ from inference.products.vhs.network import (
     LandmarkNet,
     RadiographClassifier,
     classifier_input,
+    ensemble_landmarks,
     image_to_tensor,
 )
 from inference.products.vhs.render import render
@@ -48,8 +49,7 @@ class VhsPredictor(Predictor):
         """``[B, 1 + 5 * 21]``: P(radiograph), then each member's 7 (x, y, P(visible))."""
         landmark_input, classifier_in = batch[:, :1], batch[:, 1:]
         probability = torch.sigmoid(self.classifier(classifier_in)).reshape(-1, 1)
-        members = torch.stack([member(landmark_input) for member in self.members], dim=1)
-        members = torch.cat([members[..., :2], torch.sigmoid(members[..., 2:])], dim=-1)
+        members = ensemble_landmarks(self.members, landmark_input)
         return torch.cat([probability, members.flatten(1)], dim=1)
 
     def postprocess(self, output: torch.Tensor, item: dict[str, Any]) -> dict[str, Any]:

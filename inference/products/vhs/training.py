@@ -36,7 +36,6 @@ from torch.nn import functional
 
 from inference.phantoms.vhs import draw_dataset, draw_negatives
 from inference.products.vhs.evaluation import evaluate as evaluate  # the products' interface
-from inference.products.vhs.evaluation import visible_landmarks
 from inference.products.vhs.geometry import LANDMARKS
 from inference.products.vhs.network import (
     INPUT_SIZE,
@@ -144,7 +143,7 @@ def _load(module: nn.Module, path: Path) -> nn.Module:
 
 def _targets(truth: dict[str, Any]) -> torch.Tensor:
     """``[7, 3]``: x, y and 1.0 / 0.0 for visible / not."""
-    visible = visible_landmarks(truth)
+    visible = truth["visible"]
     return torch.tensor([[*truth["landmarks"][name], float(visible[name])] for name in LANDMARKS])
 
 
