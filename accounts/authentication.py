@@ -39,8 +39,15 @@ def find_api_key(raw_key: str | None) -> ApiKey | None:
     return api_key
 
 
+_LOOKUP = "_api_key_lookup"
+
+
 def api_key_from_request(request: HttpRequest) -> ApiKey | None:
-    return find_api_key(request.headers.get(API_KEY_HEADER))
+    """The request's live key, looked up once per request (throttles and services both ask)."""
+    request = getattr(request, "_request", request)  # a DRF Request wraps Django's
+    if not hasattr(request, _LOOKUP):
+        setattr(request, _LOOKUP, find_api_key(request.headers.get(API_KEY_HEADER)))
+    return getattr(request, _LOOKUP)
 
 
 class ApiKeyClient:
@@ -78,8 +85,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class BareOrBearerJWTAuthentication(JWTAuthentication):
-    """simplejwt, accepting ``Authorization: <token>`` (as the chest X-ray seed sends it) as
-    well as ``Authorization: Bearer <token>``."""
+    """simplejwt, accepting a bare ``Authorization: <token>`` (as some seeds' clients send
+    it) as well as ``Authorization: Bearer <token>``."""
 
     def get_raw_token(self, header: bytes) -> bytes | None:
         parts = header.split()

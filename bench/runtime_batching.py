@@ -33,9 +33,8 @@ import torch  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
 from bench.samples import leukemia_payloads  # noqa: E402
+from inference.runtime.product import product as declared  # noqa: E402
 from inference.runtime.serving import ProductRuntime  # noqa: E402
-
-PREDICTOR = "inference.products.leukemia.predictor.LeukemiaPredictor"
 
 
 def items(n: int) -> list[dict]:
@@ -43,13 +42,12 @@ def items(n: int) -> list[dict]:
     return [{"image_b64": p["image_base64"]} for p in leukemia_payloads(n, first_seed=50_000)]
 
 
-def runtime(
-    batch_size: int, wait_ms: float, name: str = "leukemia", predictor: str = PREDICTOR
-) -> ProductRuntime:
+def runtime(batch_size: int, wait_ms: float, name: str = "leukemia") -> ProductRuntime:
+    """The declared product's worker runtime, with its own batching settings."""
     with override_settings(
         INFERENCE_MAX_BATCH_SIZE=batch_size, INFERENCE_MAX_BATCH_WAIT_MS=wait_ms
     ):
-        product = ProductRuntime(name, predictor)
+        product = ProductRuntime(declared(name))
         if not product.load():
             raise SystemExit(f"models not loaded: {product.status()['reason']}")
     return product
@@ -59,7 +57,7 @@ def lone_latencies_ms(product: ProductRuntime, work: list[dict]) -> list[float]:
     latencies = []
     for item in work:
         started = time.perf_counter()
-        product.predict(item)
+        product.run(item)
         latencies.append((time.perf_counter() - started) * 1000)
     return latencies
 
@@ -72,7 +70,7 @@ def concurrent_throughput(product: ProductRuntime, work: list[dict], threads: in
     def run(share: list[dict]) -> None:
         barrier.wait()
         for item in share:
-            product.predict(item)
+            product.run(item)
 
     pool = [threading.Thread(target=run, args=(share,)) for share in shares]
     for thread in pool:

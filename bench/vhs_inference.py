@@ -1,7 +1,7 @@
 """VHS inference in the worker: what one radiograph costs, and what a 10-image batch saves.
 
-Runs the VHS product's real runtime in-process (classifier + 5-member landmark ensemble,
-postprocessing included; no HTTP, no broker), on phantom radiographs of the usual sizes:
+Runs the VHS product's real runtime in-process (classifier, then the 5-member landmark
+ensemble, postprocessing included; no HTTP, no broker), on phantom radiographs of the usual sizes:
 
 1. lone images, one after another (a single ``/vhs/v3/predict``);
 2. ten images submitted together, as one batch request's ten tasks are: micro-batching
@@ -29,8 +29,6 @@ import torch
 from bench.runtime_batching import concurrent_throughput, lone_latencies_ms, runtime
 from inference.phantoms.vhs import draw_radiograph
 
-PREDICTOR = "inference.products.vhs.predictor.VhsPredictor"
-
 
 def items(n: int) -> list[dict]:
     """Worker-side items: PNG radiographs (384-768 px), base64 under ``image_b64``."""
@@ -50,8 +48,8 @@ def main() -> None:
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     work = items(args.images)
-    batched = runtime(10, 5.0, name="vhs", predictor=PREDICTOR)
-    unbatched = runtime(1, 0.0, name="vhs", predictor=PREDICTOR)
+    batched = runtime(10, 5.0, name="vhs")
+    unbatched = runtime(1, 0.0, name="vhs")
 
     lone = {"batched": [], "unbatched": []}
     busy = {"batched": [], "unbatched": []}

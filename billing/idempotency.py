@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -87,3 +89,32 @@ def finish(customer: Customer, key: str, status_code: int, body: Any) -> None:
 def abandon(customer: Customer, key: str) -> None:
     """Forget a key whose request failed unexpectedly, so that a retry is processed anew."""
     IdempotentRequest.objects.filter(customer=customer, key=key, status_code__isnull=True).delete()
+
+
+HEADER = "Idempotency-Key"
+
+
+async def run_once(
+    customer: Customer,
+    request: Any,
+    compute: Callable[[], Awaitable[Any]],
+) -> StoredResponse:
+    """``compute()``'s body, once per ``Idempotency-Key``: what any view answers with.
+
+    Without the header it simply computes.  With it, a retry gets the stored first answer
+    (``begin``), a fresh key is computed and stored (``finish``), and a failure forgets the
+    key (``abandon``) so that the retry is processed anew.  ``compute`` returns plain JSON.
+    """
+    key = request.headers.get(HEADER)
+    if not key:
+        return StoredResponse(200, await compute())
+    stored = await sync_to_async(begin)(customer, key, request.path, request.body)
+    if stored is not None:
+        return stored
+    try:
+        body = await compute()
+    except BaseException:
+        await sync_to_async(abandon)(customer, key)
+        raise
+    await sync_to_async(finish)(customer, key, 200, body)
+    return StoredResponse(200, body)

@@ -13,3 +13,21 @@ def drop_trailing_slash_aliases(endpoints: list[tuple[str, Any, str, Any]], **_:
         for endpoint in endpoints
         if not (endpoint[0].endswith("/") and endpoint[0].rstrip("/") in paths)
     ]
+
+
+def describe_products(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """One tag per declared product, described by its declaration, in the API's description."""
+    from inference.runtime.product import products
+
+    declared = products()
+    result["tags"] = [
+        {"name": config.openapi_tag, "description": config.openapi_description}
+        for config in declared
+    ] + [
+        tag
+        for tag in result.get("tags", [])
+        if tag["name"] not in {c.openapi_tag for c in declared}
+    ]
+    lines = [f"- `/{config.url_prefix}`: {config.openapi_description}" for config in declared]
+    result["info"]["description"] = "\n\n".join([result["info"]["description"], *lines])
+    return result

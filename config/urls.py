@@ -1,4 +1,8 @@
-"""URL map of the platform (see DESIGN.md, URL map). Each product mounts under its prefix."""
+"""URL map of the platform (see DESIGN.md, URL map).
+
+Each declared product is mounted under its own prefix (``ProductConfig.url_prefix``); the
+platform's own pages come first.
+"""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -7,8 +11,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from config.health import HealthView
+from inference.runtime.product import products
 
-urlpatterns = [
+PLATFORM_PATTERNS = [
     path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
     path("health/", HealthView.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -16,6 +21,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
-    path("leukemia/", include("inference.products.leukemia.urls")),
-    path("vhs/v3/", include("inference.products.vhs.urls")),
 ]
+
+
+def build_urlpatterns() -> list:
+    """The platform's pages, then every declared product under its prefix."""
+    return PLATFORM_PATTERNS + [
+        path(config.url_prefix, include(config.urls)) for config in products()
+    ]
+
+
+urlpatterns = build_urlpatterns()

@@ -35,7 +35,7 @@ def ping(sent_at: float) -> dict[str, Any]:
 
 @shared_task(name="inference.tasks.predict")
 def predict(product: str, item: Any, deadline: float | None = None) -> dict[str, Any]:
-    """One item through ``product``'s model, batched with whatever else arrives with it.
+    """One request item through ``product``'s models, batched with whatever arrives with it.
 
     ``deadline`` is a wall-clock instant (``time.time()``) after which the client has given up;
     an item still waiting for its batch then is dropped instead of computed.
@@ -43,7 +43,7 @@ def predict(product: str, item: Any, deadline: float | None = None) -> dict[str,
     started = time.perf_counter()
     local_deadline = None if deadline is None else time.monotonic() + (deadline - time.time())
     try:
-        result = registry.runtime(product).predict(item, local_deadline)
+        result = registry.runtime(product).run(item, local_deadline)
     except InferenceError as exc:
         return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
     except Exception:

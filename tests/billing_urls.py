@@ -1,14 +1,16 @@
-"""A minimal metered API, for tests only: the flow every billed endpoint follows.
+"""A minimal metered endpoint, for tests only: billing and idempotency without a model.
 
-The VHS API (issue 5) is the real user of this flow; until it exists these views let the
-tests drive API-key and JWT authentication, ``Idempotency-Key`` and the billing engine over
-real HTTP requests.
+It goes through the same shared steps as every product's views (``ProductView``,
+``billing.idempotency.run_once``, ``billing.engine.record``) and bills under the VHS value
+rule, so the tests can choose the result code a call reports.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from asgiref.sync import sync_to_async
 from django.urls import include, path
-from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,45 +18,33 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication, BareOrBearerJWTAuthentication
 from billing import engine, idempotency
+from inference.api.views import ProductView
+from inference.products.vhs.errors import ENVELOPE
 
 
-def simple_error_handler(exc: Exception, context: dict) -> Response:
-    """``{"error": message}``, the shape of seed 002's errors."""
-    if isinstance(exc, idempotency.IdempotencyError):
-        return Response({"error": exc.message}, status=exc.status_code)
-    if isinstance(exc, exceptions.APIException):
-        return Response({"error": str(exc.detail)}, status=exc.status_code)
-    raise exc
-
-
-class MeteredPredictView(APIView):
+class MeteredPredictView(ProductView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated]
+    envelope = ENVELOPE
 
-    def get_exception_handler(self):
-        return simple_error_handler
+    async def post(self, request: Request) -> Response:
+        answer = await idempotency.run_once(
+            request.user.customer, request, lambda: self._record(request)
+        )
+        return Response(answer.body, status=answer.status_code)
 
-    def post(self, request: Request) -> Response:
-        customer = request.user.customer
-        key = request.headers.get("Idempotency-Key")
-        if key:
-            stored = idempotency.begin(customer, key, request.path, request.body)
-            if stored is not None:
-                return Response(stored.body, status=stored.status_code)
-        decision = engine.record(
-            customer=customer,
+    async def _record(self, request: Request) -> dict[str, Any]:
+        decision = await sync_to_async(engine.record)(
+            customer=request.user.customer,
             api_key=request.auth,
-            product="test",
+            product="vhs",
             endpoint=request.path,
             call_type=request.data.get("call_type", "single"),
             result_code=request.data.get("result_code"),
             patient_uuid=request.data.get("uuid", ""),
             request_id=getattr(request, "request_id", ""),
         )
-        body = {"result_code": request.data.get("result_code"), "billing": decision.as_response()}
-        if key:
-            idempotency.finish(customer, key, 200, body)
-        return Response(body)
+        return {"result_code": request.data.get("result_code"), "billing": decision.as_response()}
 
 
 class WhoAmIView(APIView):

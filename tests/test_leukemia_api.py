@@ -254,12 +254,12 @@ def test_models_not_loaded_is_a_503(client, cell_png, models_not_loaded):
 
 
 def test_an_unexpected_failure_is_a_500_without_a_traceback(client, cell_png, monkeypatch):
-    from inference.products.leukemia import views
+    from inference.api import inference
 
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(views, "run_task", broken)
+    monkeypatch.setattr(inference, "run_task", broken)
 
     body = assert_error(
         post_base64(client, {"image_base64": b64(cell_png)}), 500, "INTERNAL_SERVER_ERROR"

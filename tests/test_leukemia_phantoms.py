@@ -17,6 +17,7 @@ from inference.phantoms.leukemia import (
     draw_cell,
     draw_dataset,
 )
+from inference.products.leukemia.evaluation import evaluate
 from inference.products.leukemia.network import (
     FEATURE_DIM,
     INPUT_SIZE,
@@ -27,12 +28,13 @@ from inference.products.leukemia.network import (
 )
 from inference.products.leukemia.training import (
     WEIGHT_FILES,
-    evaluate,
-    evaluation_dataset_seed,
     load_reference_models,
-    train_dataset_seed,
     train_reference_models,
 )
+from inference.runtime.manifest import write_manifest
+from inference.runtime.product import product
+from inference.runtime.reproducible import evaluation_dataset_seed, train_dataset_seed
+from inference.runtime.serving import ProductRuntime
 
 
 def _truths(cell_class: str, count: int = 50) -> list[dict]:
@@ -199,10 +201,20 @@ def test_training_is_deterministic_and_writes_loadable_weights(tmp_path: Path) -
     assert not any(module.training for module in models)
 
 
-def test_evaluate_reports_a_confusion_matrix_with_true_classes_as_rows() -> None:
+def test_evaluate_reports_a_confusion_matrix_with_true_classes_as_rows(tmp_path: Path) -> None:
+    """Through the serving runtime, on untrained networks saved as a model store."""
     torch.manual_seed(0)
-    models = (FeatureExtractor().eval(), FeatureScaler().eval(), Classifier().eval())
-    report = evaluate(models, n_per_class=3, seed=0)
+    (tmp_path / "leukemia").mkdir()
+    modules = {"feature_extractor": FeatureExtractor(), "scaler": FeatureScaler()}
+    modules["classifier"] = Classifier()
+    for role, module in modules.items():
+        torch.save(module.state_dict(), tmp_path / "leukemia" / WEIGHT_FILES[role])
+    write_manifest(tmp_path, "leukemia", "untrained", dict(WEIGHT_FILES))
+    runtime = ProductRuntime(product("leukemia"), store=tmp_path)
+    try:
+        report = evaluate(runtime, n_per_class=3, seed=0)
+    finally:
+        runtime.unload()
     assert report["n"] == 12
     assert report["confusion"]["labels"] == list(CLASSES)
     matrix = report["confusion"]["matrix"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -19,6 +20,7 @@ from inference.runtime.errors import (
     ModelsNotLoaded,
 )
 from inference.runtime.manifest import ManifestError, read_manifest, verify_file
+from inference.runtime.product import ModelGroup
 from inference.runtime.serving import ProductRuntime
 from inference.runtime.weights import UnsafeWeights, load_weights
 from tests.tiny_predictor import identity_linear, make_store
@@ -29,14 +31,19 @@ CPU = torch.device("cpu")
 @pytest.fixture
 def tiny_store(tmp_path, settings):
     settings.MODEL_STORE = tmp_path
-    settings.INFERENCE_PRODUCTS = {"tiny": "tests.tiny_predictor.TinyPredictor"}
     make_store(tmp_path)
     return tmp_path
 
 
+def tiny_declaration(name: str = "tiny") -> SimpleNamespace:
+    """What the runtime reads of a product declaration: one group, no pipeline."""
+    group = ModelGroup("linear", "tests.tiny_predictor.TinyPredictor")
+    return SimpleNamespace(product=name, model_groups=(group,), pipeline=None)
+
+
 @pytest.fixture
 def tiny(tiny_store):
-    runtime = ProductRuntime("tiny", "tests.tiny_predictor.TinyPredictor")
+    runtime = ProductRuntime(tiny_declaration())
     yield runtime
     runtime.unload()
 
@@ -262,7 +269,7 @@ def test_requests_whose_client_gave_up_are_dropped_before_the_forward_pass():
 def test_a_product_loads_warms_up_and_predicts(tiny):
     assert tiny.load() is True
 
-    result = tiny.predict({"x": [1.5, -2.0]})
+    result = tiny.run({"x": [1.5, -2.0]})
 
     assert result["y"] == [1.5, -2.0]
     assert result["model"] == {
@@ -287,7 +294,7 @@ def test_a_checksum_mismatch_leaves_the_product_not_loaded_with_the_reason(tiny_
     assert "checksum mismatch" in status["reason"]
     assert "checksum mismatch" in status["files"]["linear"]["problem"]
     with pytest.raises(ModelsNotLoaded, match="checksum mismatch"):
-        tiny.predict({"x": [1.0, 1.0]})
+        tiny.run({"x": [1.0, 1.0]})
 
 
 def test_a_missing_weight_file_leaves_the_product_not_loaded(tiny_store, tiny):
@@ -310,7 +317,7 @@ def test_a_pickled_module_in_place_of_a_state_dict_is_refused_not_run(tiny_store
 
 def test_a_missing_manifest_is_reported(tmp_path, settings):
     settings.MODEL_STORE = tmp_path
-    runtime = ProductRuntime("absent", "tests.tiny_predictor.TinyPredictor")
+    runtime = ProductRuntime(tiny_declaration("absent"))
 
     assert runtime.load() is False
     assert "no manifest" in runtime.status()["reason"]
@@ -324,7 +331,7 @@ def test_concurrent_predictions_share_forward_passes(tiny, settings):
 
     def one(index: int) -> None:
         barrier.wait()
-        results[index] = tiny.predict({"x": [float(index), 1.0]})["y"]
+        results[index] = tiny.run({"x": [float(index), 1.0]})["y"]
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
     for thread in threads:
@@ -336,11 +343,13 @@ def test_concurrent_predictions_share_forward_passes(tiny, settings):
     assert tiny.status()["batching"]["largest"] >= 3
 
 
-def test_the_registry_reports_every_configured_product(tiny_store):
+def test_the_registry_reports_every_product_it_serves(tiny_store):
+    registry.register(ProductRuntime(tiny_declaration()))
     try:
-        assert registry.product_names() == ["tiny"]
-        assert registry.load_all() == {"tiny": True}
+        assert "tiny" in registry.product_names()
+        assert registry.runtime("tiny").load() is True
         assert registry.statuses()["tiny"]["loaded"] is True
+        assert registry.statuses()["tiny"]["groups"]["linear"]["loaded"] is True
     finally:
         registry.runtime("tiny").unload()
         registry.unregister("tiny")

@@ -49,6 +49,15 @@ class ImageTooLarge(ImageRejected):
 
 def decode_base64(data: object, max_bytes: int) -> bytes:
     """Bytes of a base64 image; a ``data:image/...;base64,`` prefix and whitespace are allowed."""
+    return decode_base64_text(data, max_bytes)[0]
+
+
+def decode_base64_text(data: object, max_bytes: int) -> tuple[bytes, str]:
+    """(bytes, the plain base64 text of them) of a base64 image, as ``decode_base64`` checks.
+
+    The plain text (prefix and whitespace removed) can travel on as it is, with no
+    re-encoding.
+    """
     if data is None or (isinstance(data, str) and not data.strip()):
         raise NoImage("No image provided")
     if not isinstance(data, str):
@@ -62,10 +71,10 @@ def decode_base64(data: object, max_bytes: int) -> bytes:
         raise InvalidImage("Invalid base64 encoding") from exc
     if not raw:
         raise NoImage("No image provided")
-    return raw
+    return raw, text
 
 
-def open_image(
+def inspect_image(
     data: bytes,
     *,
     allowed_formats: Iterable[str] = ("JPEG", "PNG"),
@@ -73,7 +82,11 @@ def open_image(
     max_pixels: int = 40_000_000,
     max_bytes: int | None = None,
 ) -> Image.Image:
-    """A fully decoded, checked Pillow image from ``data``."""
+    """A checked Pillow image of ``data`` whose pixels are *not* decoded yet.
+
+    Every rule is checked from the header: what the web tier needs to refuse a request
+    before sending it to a worker, which decodes the pixels once (``open_image``).
+    """
     if not data:
         raise NoImage("No image provided")
     if max_bytes is not None and len(data) > max_bytes:
@@ -92,12 +105,31 @@ def open_image(
         raise ImageTooLarge(
             f"Image has {width}x{height} pixels, more than the {max_pixels:,} allowed"
         )
-    try:
-        image.load()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise InvalidImage("Invalid image format: the image data is corrupted") from exc
     if min(width, height) < min_side:
         raise ImageTooSmall(
             f"Image dimensions too small: {width}x{height}, need at least {min_side}x{min_side}"
         )
+    return image
+
+
+def open_image(
+    data: bytes,
+    *,
+    allowed_formats: Iterable[str] = ("JPEG", "PNG"),
+    min_side: int = 10,
+    max_pixels: int = 40_000_000,
+    max_bytes: int | None = None,
+) -> Image.Image:
+    """A fully decoded, checked Pillow image from ``data``."""
+    image = inspect_image(
+        data,
+        allowed_formats=allowed_formats,
+        min_side=min_side,
+        max_pixels=max_pixels,
+        max_bytes=max_bytes,
+    )
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InvalidImage("Invalid image format: the image data is corrupted") from exc
     return image

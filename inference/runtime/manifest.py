@@ -49,7 +49,7 @@ class Manifest:
 
     def describe_files(self, loaded: bool) -> dict[str, dict[str, Any]]:
         """Each file as health documents show it; ``local_path`` is relative to the store's
-        parent (``models/leukemia/classifier.pt``), so no absolute server path is published."""
+        parent (``models/<product>/<file>.pt``), so no absolute server path is published."""
         described = {}
         for role, model_file in self.files.items():
             path = self.path_of(role)

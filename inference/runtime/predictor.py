@@ -1,24 +1,18 @@
 """The one shape every product's model takes (STYLE.md, LitServe's ``LitAPI``).
 
-A product writes a small ``Predictor`` subclass: how to build its networks from loaded
-weights, how to turn one request item into a tensor, the forward pass over a batch, and how
-to turn one output row into a JSON-safe result.  ``inference.runtime.serving`` owns the rest:
-checksums, safe loading, device, warm-up, batching, status.
+A product writes a small ``Predictor`` subclass per model group: how to build its networks
+from loaded weights, how to turn one request item into a tensor, the forward pass over a
+batch, and how to turn one output row into a JSON-safe result.  ``inference.runtime.serving``
+owns the rest: checksums, safe loading, device, warm-up, batching, status, and decoding the
+request's image once (an item arrives with its checked Pillow image under ``"image"``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import torch
-from django.conf import settings
-from PIL import Image
-
-from inference.imaging.decoding import ImageRejected, open_image
-from inference.runtime.errors import InvalidInput
 
 
 class Predictor(ABC):
@@ -33,27 +27,16 @@ class Predictor(ABC):
         module.load_state_dict(state_dict, strict=True)
         return module.to(self.device).eval()
 
-    def decode_image(self, item: dict[str, Any]) -> Image.Image:
-        """The checked image of an ``{"image_b64": ...}`` item.
-
-        The web tier checked it already; checking again here is cheap and keeps a worker
-        safe from anything else that can put a task on its queue.
-        """
-        try:
-            raw = base64.b64decode(item["image_b64"], validate=True)
-            return open_image(
-                raw, max_pixels=settings.IMAGE_MAX_PIXELS, max_bytes=settings.IMAGE_MAX_BYTES
-            )
-        except (KeyError, TypeError, binascii.Error, ImageRejected) as exc:
-            raise InvalidInput(f"unusable image: {exc}") from exc
-
     @abstractmethod
     def load(self, weights: dict[str, Any]) -> None:
         """Build the networks from ``weights`` (role -> state dict or module), on ``device``."""
 
     @abstractmethod
     def preprocess(self, item: Any) -> torch.Tensor:
-        """One request item -> one input tensor (no batch dimension), in the caller's thread."""
+        """One request item -> one input tensor (no batch dimension), in the caller's thread.
+
+        An item sent with an image carries it decoded and checked under ``item["image"]``.
+        """
 
     @abstractmethod
     def forward(self, batch: torch.Tensor) -> torch.Tensor:

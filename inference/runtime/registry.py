@@ -1,16 +1,16 @@
 """The products this process serves, and what each reports about its models.
 
-Products are named in ``settings.INFERENCE_PRODUCTS`` (name -> predictor class path).  The
-runtime of a product is built on first use, so a web process that only needs the names (to
-ask distributed workers about them) never imports torch.  Workers call ``load_all()`` when
-they start; ``statuses()`` is what ``/health/`` shows per worker.
+Products are the declared ones (``inference.runtime.product.products()``, from the Django app
+registry).  A product's runtime is built on first use, so a web process that only needs the
+names (to ask distributed workers about them) never imports torch.  Workers call
+``load_all()`` when they start; ``statuses()`` is what ``/health/`` shows per worker.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from django.conf import settings
+from inference.runtime.product import product, products
 
 
 class ServedProduct(Protocol):
@@ -28,32 +28,30 @@ class ServedProduct(Protocol):
 
 
 _registered: dict[str, ServedProduct] = {}  # added explicitly (tests, embedding code)
-_built: dict[str, ServedProduct] = {}  # built on first use from settings.INFERENCE_PRODUCTS
+_built: dict[str, ServedProduct] = {}  # built on first use from the declarations
 
 
 def product_names() -> list[str]:
-    return sorted(set(settings.INFERENCE_PRODUCTS) | set(_registered))
+    return sorted({config.product for config in products()} | set(_registered))
 
 
-def runtime(name: str) -> ServedProduct:
+def runtime(name: str) -> Any:
     """The runtime of ``name``, built on first use (this imports torch)."""
     if name in _registered:
         return _registered[name]
-    if name not in settings.INFERENCE_PRODUCTS:
-        raise KeyError(f"unknown product {name!r}")
-    path = settings.INFERENCE_PRODUCTS[name]
+    declaration = product(name)  # KeyError for an unknown product
     built = _built.get(name)
-    if built is None or getattr(built, "predictor_path", path) != path:
+    if built is None or getattr(built, "declaration", declaration) is not declaration:
         from inference.runtime.serving import ProductRuntime
 
-        built = _built[name] = ProductRuntime(name, path)
+        built = _built[name] = ProductRuntime(declaration)
     return built
 
 
-def register(product: ServedProduct) -> ServedProduct:
-    """Serve ``product`` under its name, in place of any configured one (tests use this)."""
-    _registered[product.name] = product
-    return product
+def register(served: ServedProduct) -> ServedProduct:
+    """Serve ``served`` under its name, in place of any declared one (tests use this)."""
+    _registered[served.name] = served
+    return served
 
 
 def unregister(name: str) -> None:

@@ -1,8 +1,13 @@
-"""A product as a worker serves it: verified weights, a warm model, a batcher, a status.
+"""Products as a worker serves them: model groups with verified weights, warm, batched.
 
-``ProductRuntime.load()`` runs once per worker process (at start, or on first use when Celery
-runs eagerly) and never raises: a missing or corrupted file, a refused pickle or a broken
-network marks the product "not loaded" with the reason, which ``/health/`` shows.
+* ``ModelGroupRuntime`` serves one group of networks (one ``Predictor``): it verifies the
+  group's files against the product's manifest, loads them safely on the chosen device,
+  warms up and batches.  ``load()`` runs once per worker process (at start, or on first use
+  when Celery runs eagerly) and never raises: a missing or corrupted file, a refused pickle
+  or a broken network marks the group "not loaded" with the reason, which health shows.
+* ``ProductRuntime`` serves one declared product: its groups, each loaded and reported on
+  its own, and ``run(item)``, which decodes the request's image once and hands it to the
+  product's pipeline (or to its one group).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,19 +25,25 @@ from django.utils.module_loading import import_string
 from inference.runtime.batching import MicroBatcher
 from inference.runtime.device import choose_device
 from inference.runtime.errors import InferenceTimeout, ModelsNotLoaded
+from inference.runtime.images import decode_item_image
 from inference.runtime.manifest import Manifest, ManifestError, read_manifest, verify_file
 from inference.runtime.predictor import Predictor
+from inference.runtime.product import ModelGroup, ProductConfig
 from inference.runtime.weights import load_weights
 
 logger = logging.getLogger(__name__)
 
 
-class ProductRuntime:
-    """Loads and serves one product's predictor; registered in ``inference.runtime.registry``."""
+class ModelGroupRuntime:
+    """Loads and serves one model group of a product."""
 
-    def __init__(self, name: str, predictor_path: str) -> None:
-        self.name = name
+    def __init__(
+        self, product: str, predictor_path: str, group: str = "", store: Path | None = None
+    ) -> None:
+        self.product = product
+        self.group = group or product
         self.predictor_path = predictor_path
+        self.store = store
         self._lock = threading.Lock()
         self._reset()
 
@@ -39,6 +51,7 @@ class ProductRuntime:
         self._attempted = False
         self._reason: str | None = "not loaded yet"
         self._manifest: Manifest | None = None
+        self._roles: tuple[str, ...] = ()
         self._file_problems: dict[str, str] = {}
         self._predictor: Predictor | None = None
         self._batcher: MicroBatcher[torch.Tensor, torch.Tensor] | None = None
@@ -52,15 +65,19 @@ class ProductRuntime:
         return self._batcher is not None
 
     @property
+    def reason(self) -> str | None:
+        return self._reason
+
+    @property
     def model_version(self) -> str | None:
         return self._manifest.model_version if self._manifest else None
 
     @property
     def model_source(self) -> str | None:
-        """Where the weights came from: ``local`` or the hub they were fetched from."""
+        """Where the group's weights came from: ``local`` or the hub they were fetched from."""
         if self._manifest is None:
             return None
-        sources = {model_file.source for model_file in self._manifest.files.values()}
+        sources = {self._manifest.files[role].source for role in self._roles}
         return sources.pop() if len(sources) == 1 else "mixed"
 
     @property
@@ -68,21 +85,20 @@ class ProductRuntime:
         return str(self._device) if self._device else None
 
     def load(self) -> bool:
-        """Load once; later calls return at once. True when the product can serve."""
+        """Load once; later calls return at once. True when the group can serve."""
         if self._attempted:
             return self.loaded
         with self._lock:
             if not self._attempted:
                 started = time.perf_counter()
+                extra = {"product": self.product, "group": self.group}
                 try:
                     self._load()
                     self._reason = None
-                    logger.info("models loaded", extra={"product": self.name})
+                    logger.info("models loaded", extra=extra)
                 except Exception as exc:  # any failure means "not loaded, here is why"
                     self._reason = f"{type(exc).__name__}: {exc}"[:500]
-                    logger.error(
-                        "models not loaded", extra={"product": self.name, "reason": self._reason}
-                    )
+                    logger.error("models not loaded", extra={**extra, "reason": self._reason})
                 finally:
                     self._attempted = True
                     self._load_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -90,17 +106,16 @@ class ProductRuntime:
 
     def _load(self) -> None:
         try:
-            self._manifest = read_manifest(settings.MODEL_STORE, self.name)
+            self._manifest = read_manifest(self.store or settings.MODEL_STORE, self.product)
         except ManifestError as exc:
             raise RuntimeError(str(exc)) from exc
         predictor_class: type[Predictor] = import_string(self.predictor_path)
-        missing = [role for role in predictor_class.roles if role not in self._manifest.files]
+        self._roles = predictor_class.roles
+        missing = [role for role in self._roles if role not in self._manifest.files]
         if missing:
             raise RuntimeError(f"manifest lists no file for {', '.join(missing)}")
         self._file_problems = {
-            role: problem
-            for role in predictor_class.roles
-            if (problem := verify_file(self._manifest, role))
+            role: problem for role in self._roles if (problem := verify_file(self._manifest, role))
         }
         if self._file_problems:
             raise RuntimeError("; ".join(self._file_problems.values()))
@@ -114,7 +129,7 @@ class ProductRuntime:
                     self._device,
                     trust_pickled=settings.TRUST_PICKLED_MODELS,
                 )
-                for role in predictor_class.roles
+                for role in self._roles
             }
         )
         self._predictor = predictor
@@ -122,7 +137,7 @@ class ProductRuntime:
             self._run_batch,
             max_batch_size=settings.INFERENCE_MAX_BATCH_SIZE,
             max_wait_s=settings.INFERENCE_MAX_BATCH_WAIT_MS / 1000,
-            name=f"batcher-{self.name}",
+            name=f"batcher-{self.product}-{self.group}",
         )
         # Warm-up: one real forward pass through the batcher, before any request.
         batcher.submit(predictor.preprocess(predictor.warmup_item())).result(timeout=120)
@@ -146,7 +161,7 @@ class ProductRuntime:
     def predict(self, item: Any, deadline: float | None = None) -> dict[str, Any]:
         """Run one item through the batcher; ``deadline`` is a ``time.monotonic()`` instant."""
         if not self.load():
-            raise ModelsNotLoaded(f"{self.name} models are not loaded: {self._reason}")
+            raise ModelsNotLoaded(f"{self.product} models are not loaded: {self._reason}")
         assert self._predictor is not None
         assert self._batcher is not None
         # The batcher holds a forming batch open for this item while it is being prepared.
@@ -158,19 +173,14 @@ class ProductRuntime:
             row = future.result(timeout=timeout)
         except TimeoutError as exc:
             raise InferenceTimeout() from exc
-        result = self._predictor.postprocess(row, item)
-        result["model"] = {
-            "model_version": self.model_version,
-            "model_source": self.model_source,
-            "device": self.device,
-        }
-        return result
+        return self._predictor.postprocess(row, item)
 
     # --- status ----------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """JSON-safe: what ``/health/`` and the products' own health endpoints show."""
+        """JSON-safe: what health documents show of this group."""
         files = self._manifest.describe_files(self.loaded) if self._manifest else {}
+        files = {role: files[role] for role in self._roles if role in files}
         for role, described in files.items():
             described["problem"] = self._file_problems.get(role)
         status: dict[str, Any] = {
@@ -178,7 +188,6 @@ class ProductRuntime:
             "device": self.device,
             "model_version": self.model_version,
             "reason": self._reason,
-            "model_directory": str(settings.MODEL_STORE / self.name),
             "files": files,
             "load_ms": self._load_ms,
         }
@@ -191,5 +200,108 @@ class ProductRuntime:
                 "items": stats.items,
                 "largest": stats.largest,
                 "dropped_after_deadline": stats.dropped,
+            }
+        return status
+
+
+class ProductRuntime:
+    """One declared product on a worker: its model groups and its pipeline."""
+
+    def __init__(self, declaration: ProductConfig, store: Path | None = None) -> None:
+        self.declaration = declaration
+        self.name = declaration.product
+        self.store = store
+        self.groups: dict[str, ModelGroupRuntime] = {
+            group.name: ModelGroupRuntime(self.name, group.predictor, group.name, store)
+            for group in declaration.model_groups
+        }
+        self._pipeline = import_string(declaration.pipeline) if declaration.pipeline else None
+
+    @property
+    def required_groups(self) -> list[ModelGroup]:
+        return [group for group in self.declaration.model_groups if group.required]
+
+    @property
+    def loaded(self) -> bool:
+        return all(self.groups[group.name].loaded for group in self.required_groups)
+
+    def load(self) -> bool:
+        """Load every group (each on its own); True when every required group can serve."""
+        for group in self.groups.values():
+            group.load()
+        return self.loaded
+
+    def unload(self) -> None:
+        for group in self.groups.values():
+            group.unload()
+
+    def available(self, group: str) -> bool:
+        """Whether ``group`` is loaded (pipelines ask before using an optional group)."""
+        return group in self.groups and self.groups[group].load()
+
+    def predict(self, group: str, item: Any, deadline: float | None = None) -> dict[str, Any]:
+        """One item through one group's batcher (what pipelines call)."""
+        return self.groups[group].predict(item, deadline)
+
+    def run(self, item: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
+        """One request: decode its image once, run the pipeline, say which models answered."""
+        if not self.load():
+            raise ModelsNotLoaded(f"{self.name} models are not loaded: {self._reason()}")
+        item = decode_item_image(item)
+        if self._pipeline is not None:
+            result = self._pipeline(self, item, deadline)
+        else:
+            (only,) = self.groups
+            result = self.predict(only, item, deadline)
+        result["model"] = self.model_info()
+        return result
+
+    def model_info(self) -> dict[str, Any]:
+        groups = [self.groups[group.name] for group in self.required_groups]
+        sources = {group.model_source for group in groups}
+        return {
+            "model_version": groups[0].model_version if groups else None,
+            "model_source": sources.pop() if len(sources) == 1 else "mixed",
+            "device": groups[0].device if groups else None,
+        }
+
+    def _reason(self) -> str | None:
+        reasons = [
+            f"{name}: {group.reason}"
+            for name, group in self.groups.items()
+            if not group.loaded and group.reason
+        ]
+        return "; ".join(reasons) or None
+
+    def status(self) -> dict[str, Any]:
+        """The product's status: every group's, and what they add up to.
+
+        ``files`` and ``batching`` add the groups together (a one-group product's are its
+        group's); ``groups`` keeps each group's own status.
+        """
+        groups = {name: group.status() for name, group in self.groups.items()}
+        required = [groups[group.name] for group in self.required_groups]
+        files: dict[str, Any] = {}
+        for group_status in groups.values():
+            files.update(group_status["files"])
+        status: dict[str, Any] = {
+            "loaded": self.loaded,
+            "device": next((g["device"] for g in required if g["device"]), None),
+            "model_version": next((g["model_version"] for g in required), None),
+            "reason": self._reason(),
+            "model_directory": str((self.store or settings.MODEL_STORE) / self.name),
+            "files": files,
+            "load_ms": sum(g["load_ms"] or 0.0 for g in groups.values()),
+            "groups": groups,
+        }
+        batching = [g["batching"] for g in groups.values() if "batching" in g]
+        if batching:
+            status["batching"] = {
+                "batches": sum(b["batches"] for b in batching),
+                "items": sum(b["items"] for b in batching),
+                "largest": max(b["largest"] for b in batching),
+                "dropped_after_deadline": sum(b["dropped_after_deadline"] for b in batching),
+                "max_batch_size": batching[0]["max_batch_size"],
+                "max_wait_ms": batching[0]["max_wait_ms"],
             }
         return status

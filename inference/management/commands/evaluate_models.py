@@ -1,8 +1,8 @@
 """``python manage.py evaluate_models PRODUCT [--n-per-class N] [--seed S] [--json]``.
 
-Measures the model store's weights on held-out phantoms (seeds the training never draws) and
-prints accuracy, per-class precision and recall, and the confusion matrix, as published in
-docs/models.md.
+Measures the model store's weights on held-out phantoms (seeds the training never draws),
+through the same runtime and pipeline a worker serves with, and prints what
+docs/models.md publishes (accuracy and confusion matrix, or measurement errors).
 """
 
 import json
@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inference.management.commands._products import add_product_argument, reference_models
 from inference.runtime.manifest import ManifestError, read_manifest, verify_file
+from inference.runtime.serving import ProductRuntime
 
 
 class Command(BaseCommand):
@@ -28,7 +29,7 @@ class Command(BaseCommand):
     def handle(
         self, product: str, n_per_class: int, seed: int, as_json: bool, **options: object
     ) -> None:
-        reference = reference_models(product)
+        declaration, reference = reference_models(product)
         try:
             manifest = read_manifest(settings.MODEL_STORE, product)
         except ManifestError as exc:
@@ -36,10 +37,14 @@ class Command(BaseCommand):
         problems = [p for role in manifest.files if (p := verify_file(manifest, role))]
         if problems:
             raise CommandError("; ".join(problems))
-        training = reference.training()
-        models = training.load_reference_models(manifest.directory)
-        # leukemia: n per class; vhs: n radiographs and n non-radiographs.
-        result = training.evaluate(models, n_per_class, seed)
+        runtime = ProductRuntime(declaration)
+        if not runtime.load():
+            raise CommandError(f"{product} models did not load: {runtime.status()['reason']}")
+        try:
+            # n: per class, or radiographs and as many non-radiographs (reference.n_meaning).
+            result = reference.evaluation_module().evaluate(runtime, n_per_class, seed)
+        finally:
+            runtime.unload()
         result["model_version"] = manifest.model_version
         result["seed"] = seed
         if as_json:

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from inference.management.commands._products import add_product_argument, reference_models
-from inference.reference_models import DISCLAIMER
 from inference.runtime.manifest import write_manifest
+from inference.runtime.product import DISCLAIMER
 
 
 class Command(BaseCommand):
@@ -26,11 +26,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, product: str, seed: int, store: Path | None, **options: object) -> None:
-        reference = reference_models(product)
+        _, reference = reference_models(product)
         store = store or settings.MODEL_STORE
         out_dir = store / product
         out_dir.mkdir(parents=True, exist_ok=True)
-        training = reference.training()
+        training = reference.training_module()
         summary = training.train_reference_models(out_dir, seed=seed, log=self.stdout.write)
         manifest = write_manifest(
             store,

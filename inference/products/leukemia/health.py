@@ -101,9 +101,7 @@ def api_information() -> dict[str, Any]:
             "formats": ["JPEG", "PNG"],
             "min_dimensions": "10x10",
             "max_image_bytes": settings.IMAGE_MAX_BYTES,
-            "rate_limit_anonymous": settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][
-                "leukemia_anon"
-            ],
+            "rate_limit_anonymous": settings.LEUKEMIA_ANON_RATE,
         },
         "documentation": "/api/docs/",
         "authentication": "none required; a valid x-api-key lifts the anonymous rate limit",

@@ -6,8 +6,6 @@ classifier, scaler).  Runs only on workers; views never import this module.
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any, ClassVar
 
 import torch
@@ -32,7 +30,7 @@ class LeukemiaPredictor(Predictor):
         self.classifier = self.build(Classifier(), weights["classifier"])
 
     def preprocess(self, item: dict[str, Any]) -> torch.Tensor:
-        return image_to_tensor(self.decode_image(item))
+        return image_to_tensor(item["image"])
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.classifier(self.scaler(self.extractor(batch))), dim=1)
@@ -52,6 +50,4 @@ class LeukemiaPredictor(Predictor):
         }
 
     def warmup_item(self) -> dict[str, Any]:
-        buffer = io.BytesIO()
-        Image.new("RGB", (64, 64), (200, 170, 200)).save(buffer, format="PNG")
-        return {"image_b64": base64.b64encode(buffer.getvalue()).decode("ascii")}
+        return {"image": Image.new("RGB", (64, 64), (200, 170, 200))}

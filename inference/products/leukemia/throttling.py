@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -18,10 +19,14 @@ from accounts.authentication import api_key_from_request
 
 class LeukemiaRateThrottle(SimpleRateThrottle):
     scope = "leukemia_anon"
+    # Each scope's product setting (LeukemiaConfig.settings_defaults).
+    _SETTINGS = {"leukemia_anon": "LEUKEMIA_ANON_RATE", "leukemia_key": "LEUKEMIA_KEY_RATE"}
 
     def get_rate(self) -> str | None:
-        # Read the rates now rather than at import, so a settings change takes effect.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # Read the rates now rather than at import, so a settings change takes effect.  DRF's
+        # own DEFAULT_THROTTLE_RATES win when they name the scope.
+        configured = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return configured or getattr(settings, self._SETTINGS[self.scope])
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         api_key = api_key_from_request(request)

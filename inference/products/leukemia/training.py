@@ -1,4 +1,4 @@
-"""Train and evaluate the leukemia reference models on blood-smear phantoms.
+"""Train the leukemia reference models on blood-smear phantoms (``evaluation`` measures them).
 
 Real weights live on a hub this platform cannot reach, so the repository ships models trained
 here, on ``inference.phantoms.leukemia`` images with known classes.  Not for clinical use.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from inference.phantoms.leukemia import CLASSES, CellPhantom, draw_dataset
+from inference.phantoms.leukemia import CLASSES, draw_dataset
 from inference.products.leukemia.network import (
     FEATURE_DIM,
     INPUT_SIZE,
@@ -41,7 +41,6 @@ from inference.products.leukemia.network import (
     image_to_tensor,
 )
 from inference.runtime.reproducible import (
-    evaluation_dataset_seed,
     reproducible,
     train_dataset_seed,
 )
@@ -116,37 +115,7 @@ def load_reference_models(model_dir: Path) -> Models:
     return modules
 
 
-def evaluate(models: Models, n_per_class: int, seed: int) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall and the confusion matrix on held-out phantoms.
-
-    Confusion rows are the true class, columns the predicted class, both in ``CLASSES`` order.
-    """
-    extractor, scaler, classifier = models
-    confusion = torch.zeros(len(CLASSES), len(CLASSES), dtype=torch.int64)
-    dataset = draw_dataset(n_per_class, evaluation_dataset_seed(seed), PHANTOM_SIZE)
-    with torch.inference_mode():
-        for batch in _batches(dataset, INFERENCE_BATCH_SIZE):
-            images = torch.stack([image_to_tensor(cell.image) for cell in batch])
-            truth = torch.tensor([CLASSES.index(cell.truth["class"]) for cell in batch])
-            predicted = classifier(scaler(extractor(images))).argmax(dim=1)
-            confusion += torch.bincount(
-                truth * len(CLASSES) + predicted, minlength=len(CLASSES) ** 2
-            ).view(len(CLASSES), len(CLASSES))
-    return _report(confusion, seed)
-
-
 # --- data -----------------------------------------------------------------------------------
-
-
-def _batches(cells: Iterator[CellPhantom], size: int) -> Iterator[list[CellPhantom]]:
-    batch: list[CellPhantom] = []
-    for cell in cells:
-        batch.append(cell)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _phantom_tensors(
@@ -283,26 +252,3 @@ def _save(out_dir: Path, modules: dict[str, nn.Module]) -> dict[str, dict[str, A
 
 def _rounded(stats: dict[str, float]) -> dict[str, float]:
     return {key: round(value, 4) for key, value in stats.items()}
-
-
-def _report(confusion: torch.Tensor, seed: int) -> dict[str, Any]:
-    """The evaluation document from a confusion matrix (rows true, columns predicted)."""
-    matrix: Sequence[Sequence[int]] = confusion.tolist()
-    total = int(confusion.sum())
-    per_class = {}
-    for index, name in enumerate(CLASSES):
-        hits = matrix[index][index]
-        actual, called = sum(matrix[index]), sum(row[index] for row in matrix)
-        per_class[name] = {
-            "precision": round(hits / called, 4) if called else 0.0,
-            "recall": round(hits / actual, 4) if actual else 0.0,
-            "n": actual,
-        }
-    return {
-        "seed": seed,
-        "dataset_seed": evaluation_dataset_seed(seed),
-        "n": total,
-        "accuracy": round(float(confusion.diag().sum()) / total, 4) if total else 0.0,
-        "per_class": per_class,
-        "confusion": {"labels": list(CLASSES), "matrix": [list(row) for row in matrix]},
-    }

@@ -1,17 +1,13 @@
 """The leukemia classifier's public API (seed 000), mounted at ``/leukemia/``.
 
-Views are ``async`` (adrf): decoding runs in a worker thread, inference on a Celery worker,
-and the view awaits the result without holding a thread (``inference.runtime.dispatch``).
-They never import torch.
+Views only translate HTTP: check the image (``inference.api.images``), call the product's
+service, answer in the seed's envelope.  They never import torch.
 """
 
 from __future__ import annotations
 
-import base64
-import time
 from typing import Any
 
-from adrf.views import APIView
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,14 +15,13 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from inference import tasks
-from inference.imaging.decoding import ImageTooLarge, NoImage, decode_base64, open_image
-from inference.products.leukemia import envelope, serializers
+from inference.api.images import CheckedImage, acheck_base64, acheck_bytes
+from inference.api.views import ProductView
+from inference.imaging.decoding import ImageTooLarge, NoImage
+from inference.products.leukemia import envelope, serializers, service
 from inference.products.leukemia.health import api_information, health_document
 from inference.products.leukemia.throttling import LeukemiaRateThrottle
-from inference.runtime.dispatch import run_task
 
-PRODUCT = "leukemia"
 # A base64 body is 4/3 of the image, plus JSON around it.
 _BASE64_OVERHEAD = 64 * 1024
 
@@ -35,15 +30,13 @@ def _max_body_bytes() -> int:
     return settings.IMAGE_MAX_BYTES * 4 // 3 + _BASE64_OVERHEAD
 
 
-class LeukemiaView(APIView):
+class LeukemiaView(ProductView):
     """Public, throttled per IP, answering in the product's envelope."""
 
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes = [LeukemiaRateThrottle]
-
-    def get_exception_handler(self):
-        return envelope.exception_handler
+    envelope = envelope.ENVELOPE
 
     def refuse_oversized_body(self, request: Request) -> None:
         """A 413 from Content-Length alone, before the body is parsed."""
@@ -56,14 +49,9 @@ class LeukemiaView(APIView):
             raise ImageTooLarge(f"Image exceeds maximum size of {limit_mb}MB")
 
 
-async def _classify(request: Request, raw: bytes) -> Response:
-    """Check the image, run the model on a worker, answer in the success envelope."""
-    image = await sync_to_async(open_image, thread_sensitive=False)(
-        raw, max_pixels=settings.IMAGE_MAX_PIXELS, max_bytes=settings.IMAGE_MAX_BYTES
-    )
-    item = {"image_b64": base64.b64encode(raw).decode("ascii")}
-    deadline = time.time() + settings.REQUEST_TIMEOUT_SECONDS
-    result = await run_task(tasks.predict, PRODUCT, item, deadline)
+async def _classify(request: Request, image: CheckedImage) -> Response:
+    """Run the model on a worker, record the call, answer in the success envelope."""
+    result = await service.classify(request, image)
     model = result["model"]
     return envelope.success(
         request,
@@ -71,7 +59,7 @@ async def _classify(request: Request, raw: bytes) -> Response:
             "prediction": result["prediction"],
             "probabilities": result["probabilities"],
             "metadata": {
-                "image_size": f"{image.width}x{image.height}",
+                "image_size": image.size_text,
                 "model_version": model["model_version"],
                 "device": model["device"],
                 "model_source": model["model_source"],
@@ -108,8 +96,7 @@ class PredictBase64View(LeukemiaView):
         image_b64 = body.get("image_base64") if isinstance(body, dict) else None
         if image_b64 is None:
             raise NoImage("No image provided in request: send image_base64")
-        raw = decode_base64(image_b64, max_bytes=settings.IMAGE_MAX_BYTES)
-        return await _classify(request, raw)
+        return await _classify(request, await acheck_base64(image_b64))
 
 
 class PredictUploadView(LeukemiaView):
@@ -131,7 +118,7 @@ class PredictUploadView(LeukemiaView):
             limit_mb = settings.IMAGE_MAX_BYTES // (1024 * 1024)
             raise ImageTooLarge(f"Image exceeds maximum size of {limit_mb}MB")
         raw = await sync_to_async(upload.read, thread_sensitive=False)()
-        return await _classify(request, raw)
+        return await _classify(request, await acheck_bytes(raw))
 
 
 class InformationView(LeukemiaView):

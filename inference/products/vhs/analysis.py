@@ -117,6 +117,15 @@ def inside(point: tuple[float, float]) -> bool:
     return 0.0 <= point[0] <= 1.0 and 0.0 <= point[1] <= 1.0
 
 
+def rejection(
+    radiograph_probability: float, threshold: float = RADIOGRAPH_THRESHOLD
+) -> FrameResult | None:
+    """Code 6 for an image the classifier does not take for a radiograph, else None."""
+    if radiograph_probability < threshold:
+        return FrameResult(result_code=6, classifier_confidence=1.0 - radiograph_probability)
+    return None
+
+
 def analyse(
     members: list[Points],
     radiograph_probability: float,
@@ -130,8 +139,9 @@ def analyse(
     ``visibility`` holds each landmark's mean visibility probability over the members; None
     (exact synthetic landmarks) means every landmark is visible.
     """
-    if radiograph_probability < threshold:
-        return FrameResult(result_code=6, classifier_confidence=1.0 - radiograph_probability)
+    rejected = rejection(radiograph_probability, threshold)
+    if rejected is not None:
+        return rejected
     mean = ensemble_mean(members)
     confidence = radiograph_probability
     seen = {

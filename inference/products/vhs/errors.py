@@ -1,66 +1,36 @@
-"""The VHS API's errors: ``{"error": message}`` with the seed's status codes, in one place."""
+"""The VHS API's errors: ``{"error": message}`` with the seed's status codes and wording.
+
+Errors are classified once for every product (``inference.api.errors``); this says only
+what seed 002 words differently.
+"""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
-from rest_framework import exceptions as drf
-from rest_framework.response import Response
-
 from accounts.authentication import INVALID_API_KEY
-from billing.idempotency import IdempotencyError
-from inference.imaging.decoding import ImageRejected
-from inference.runtime.errors import InferenceTimeout, InvalidInput, ModelsNotLoaded
-
-logger = logging.getLogger(__name__)
+from inference.api.errors import ApiError, ErrorEnvelope
 
 MAX_IMAGE_MESSAGE = "Image exceeds maximum size of 10MB"
 
 
-class BadRequest(Exception):
-    """A missing or invalid field: 400 with the message as the seed words it."""
+class VhsEnvelope(ErrorEnvelope):
+    messages = {
+        "NO_IMAGE_PROVIDED": "Missing required field: image",
+        "PAYLOAD_TOO_LARGE": MAX_IMAGE_MESSAGE,
+        "UNAUTHENTICATED": INVALID_API_KEY,
+        "MODELS_NOT_LOADED": "Models not loaded",
+        "IMAGE_UNUSABLE": "Invalid image: not a usable JPEG or PNG",
+        "INFERENCE_TIMEOUT": "Prediction timed out",
+        "RATE_LIMIT_EXCEEDED": "Rate limit exceeded",
+        "MALFORMED_BODY": "Invalid JSON body",
+        "INTERNAL_SERVER_ERROR": "Internal server error",
+    }
+    # The seed answers every authentication failure with 403 (no WWW-Authenticate).
+    statuses = {"UNAUTHENTICATED": 403}
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _classify(exc: Exception) -> tuple[int, str, dict[str, str]]:
-    if isinstance(exc, BadRequest):
-        return 400, exc.message, {}
-    if isinstance(exc, ImageRejected):
-        if exc.kind == "too_large":
-            return 413, MAX_IMAGE_MESSAGE, {}
-        if exc.kind == "missing":
-            return 400, "Missing required field: image", {}
-        return 400, exc.message, {}
-    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed | drf.PermissionDenied):
-        return 403, INVALID_API_KEY, {}
-    if isinstance(exc, IdempotencyError):
-        return exc.status_code, exc.message, {}
-    if isinstance(exc, ModelsNotLoaded):
-        return 503, "Models not loaded", {}
-    if isinstance(exc, InvalidInput):
-        return 400, "Invalid image: not a usable JPEG or PNG", {}
-    if isinstance(exc, InferenceTimeout):
-        return 504, "Prediction timed out", {}
-    if isinstance(exc, RequestDataTooBig):
-        return 413, MAX_IMAGE_MESSAGE, {}
-    if isinstance(exc, drf.Throttled):
-        return 429, "Rate limit exceeded", {"Retry-After": str(int(exc.wait or 1))}
-    if isinstance(exc, drf.ParseError):
-        return 400, "Invalid JSON body", {}
-    if isinstance(exc, drf.APIException):
-        return exc.status_code, str(exc.detail), {}
-    logger.exception("unexpected error in the VHS API")
-    return 500, "Internal server error", {}
+    def body(self, error: ApiError, request: Any) -> dict[str, Any]:
+        return {"error": error.message}
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    status_code, message, headers = _classify(exc)
-    response = Response({"error": message}, status=status_code)
-    for name, value in headers.items():
-        response[name] = value
-    return response
+ENVELOPE = VhsEnvelope()

@@ -1,8 +1,8 @@
-"""Evaluate the VHS reference models on held-out phantoms, through the API's own analysis.
+"""Evaluate the VHS reference models on held-out phantoms, through the serving pipeline.
 
 ``evaluate`` feeds held-out radiographs (half of them as RGB JPEGs, as clients upload them)
-and non-radiographs through the classifier and the ensemble, then through
-``analysis.analyse_outputs`` exactly as a worker does, and reports the measurement errors,
+and non-radiographs through ``pipeline.measure_frame`` on a ``ProductRuntime``: the worker's
+own predictors, batching and analysis, several images at once.  It reports the measurement errors,
 the result codes, how the error grows with the confidence label, how visibility (codes 4
 and 5) fares, and rejection per kind of image.  ``docs/models.md`` publishes its figures.
 """
@@ -12,36 +12,20 @@ from __future__ import annotations
 import io
 import math
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
-from torch import nn
 
 from inference.phantoms.vhs import draw_dataset, draw_negatives
-from inference.products.vhs.analysis import RADIOGRAPH_THRESHOLD, FrameResult, analyse_outputs
+from inference.products.vhs.analysis import FrameResult
 from inference.products.vhs.geometry import LANDMARKS
-from inference.products.vhs.network import (
-    classifier_input,
-    ensemble_landmarks,
-    image_to_tensor,
-)
+from inference.products.vhs.pipeline import measure_frame
 from inference.runtime.reproducible import evaluation_dataset_seed
 
-
-def ensemble_frame(models: dict[str, Any], image: Image.Image) -> FrameResult:
-    """One image through the classifier and the ensemble, analysed exactly as the API does."""
-    with torch.inference_mode():
-        probability = float(torch.sigmoid(models["classifier"](classifier_input(image)[None])))
-        rows = ensemble_landmarks(models["landmarks"], image_to_tensor(image)[None])[0]
-    return analyse_outputs(probability, rows.tolist(), *image.size)
-
-
-def radiograph_probability(classifier: nn.Module, image: Image.Image) -> float:
-    with torch.inference_mode():
-        return float(torch.sigmoid(classifier(classifier_input(image)[None]))[0, 0])
+CONCURRENCY = 16
 
 
 def _jpeg_rgb(image: Image.Image) -> Image.Image:
@@ -50,7 +34,13 @@ def _jpeg_rgb(image: Image.Image) -> Image.Image:
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
-def evaluate(models: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
+def _frames(runtime: Any, images: list[Image.Image]) -> list[FrameResult]:
+    """Each image's result, as a worker computes it; concurrent, so batches form."""
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        return list(pool.map(lambda im: measure_frame(runtime, {"image": im}, None), images))
+
+
+def evaluate(runtime: Any, n: int, seed: int) -> dict[str, Any]:
     """Measurement, visibility and result codes on ``n`` held-out radiographs; rejection on
     those and ``n`` non-radiographs.
 
@@ -61,13 +51,18 @@ def evaluate(models: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
     """
     dataset_seed = evaluation_dataset_seed(seed)
     tally = _Tally()
-    for index, phantom in enumerate(draw_dataset(n, dataset_seed)):
+    phantoms = list(draw_dataset(n, dataset_seed))
+    images = [_jpeg_rgb(p.image) if i % 2 else p.image for i, p in enumerate(phantoms)]
+    for index, (phantom, image, frame) in enumerate(
+        zip(phantoms, images, _frames(runtime, images), strict=True)
+    ):
         kind = "radiograph_rgb_jpeg" if index % 2 else "radiograph"
-        image = _jpeg_rgb(phantom.image) if index % 2 else phantom.image
-        tally.radiograph(kind, phantom.truth, ensemble_frame(models, image), image.size)
-    for image, kind in draw_negatives(n, dataset_seed):
-        accepted = radiograph_probability(models["classifier"], image) >= RADIOGRAPH_THRESHOLD
-        tally.verdicts.setdefault(kind, []).append(not accepted)
+        tally.radiograph(kind, phantom.truth, frame, image.size)
+    negatives = list(draw_negatives(n, dataset_seed))
+    for (_, kind), frame in zip(
+        negatives, _frames(runtime, [im for im, _ in negatives]), strict=True
+    ):
+        tally.verdicts.setdefault(kind, []).append(frame.rejected)
     return _report(n, seed, tally)
 
 

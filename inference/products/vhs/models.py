@@ -18,7 +18,8 @@ class Patient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        app_label = "inference"
+        # The table kept its name when the model moved from the inference app.
+        db_table = "inference_patient"
         constraints = [
             models.UniqueConstraint(fields=["customer", "uuid"], name="patient_uuid_per_customer")
         ]
@@ -39,7 +40,7 @@ class Measurement(models.Model):
     request_id = models.CharField(max_length=128, blank=True)
 
     class Meta:
-        app_label = "inference"
+        db_table = "inference_measurement"
         ordering = ["measured_at"]
 
     def __str__(self) -> str:

@@ -37,6 +37,7 @@ from inference.products.vhs.geometry import LANDMARKS
 INPUT_SIZE: int = 128
 HEATMAP_SIZE: int = 32
 OUTPUTS_PER_LANDMARK: int = 3  # x, y, visibility logit
+N_FOLDS: int = 5  # ensemble members, one per training fold
 CLASSIFIER_CHANNELS: int = 2  # luminance, chroma
 
 _ENCODER_STAGES = (24, 32, 48, 64, 96)  # at 64, 32, 16, 8 and 4 px

@@ -1,23 +1,24 @@
-"""The VHS product as the runtime serves it: a radiograph classifier and a 5-fold ensemble.
+"""The VHS product's two model groups, as the runtime serves them (workers only).
 
-One forward pass per batch runs the classifier and all five landmark networks; the
-postprocessing (ensemble mean, spread, VHS/VLAS, result code, rendering) is pure Python from
-``analysis``, ``geometry`` and ``render``.  Runs only on workers.
+* ``RadiographPredictor``: is this a radiograph at all?  One small classifier.
+* ``LandmarkEnsemblePredictor``: the 5-fold ensemble of landmark networks, one forward pass
+  of all five members per batch; its members' disagreement is the API's ``spread``.
+
+Each group is loaded, verified, batched and reported on its own; ``pipeline.measure``
+composes them for one image.
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 from typing import Any, ClassVar
 
 import torch
 from PIL import Image
 
-from inference.products.vhs.analysis import analyse_outputs
 from inference.products.vhs.geometry import LANDMARKS
 from inference.products.vhs.network import (
     INPUT_SIZE,
+    N_FOLDS,
     OUTPUTS_PER_LANDMARK,
     LandmarkNet,
     RadiographClassifier,
@@ -25,47 +26,51 @@ from inference.products.vhs.network import (
     ensemble_landmarks,
     image_to_tensor,
 )
-from inference.products.vhs.render import render
-from inference.products.vhs.training import N_FOLDS
 from inference.runtime.predictor import Predictor
 
 FOLD_ROLES = tuple(f"landmarks_fold{i}" for i in range(N_FOLDS))
 
 
-class VhsPredictor(Predictor):
-    roles: ClassVar[tuple[str, ...]] = (*FOLD_ROLES, "radiograph_classifier")
+def _warmup_image() -> Image.Image:
+    return Image.new("L", (INPUT_SIZE, INPUT_SIZE), 40)
+
+
+class RadiographPredictor(Predictor):
+    roles: ClassVar[tuple[str, ...]] = ("radiograph_classifier",)
 
     def load(self, weights: dict[str, Any]) -> None:
-        self.members = [self.build(LandmarkNet(), weights[role]) for role in FOLD_ROLES]
         self.classifier = self.build(RadiographClassifier(), weights["radiograph_classifier"])
 
     def preprocess(self, item: dict[str, Any]) -> torch.Tensor:
-        """The landmark networks' and the classifier's inputs, stacked along the channels."""
-        image = self.decode_image(item)
-        item["_size"] = image.size  # the postprocessing measures in this image's pixels
-        return torch.cat([image_to_tensor(image), classifier_input(image)], dim=0)
+        return classifier_input(item["image"])
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """``[B, 1 + 5 * 21]``: P(radiograph), then each member's 7 (x, y, P(visible))."""
-        landmark_input, classifier_in = batch[:, :1], batch[:, 1:]
-        probability = torch.sigmoid(self.classifier(classifier_in)).reshape(-1, 1)
-        members = ensemble_landmarks(self.members, landmark_input)
-        return torch.cat([probability, members.flatten(1)], dim=1)
+        """``[B, 1]``: P(radiograph)."""
+        return torch.sigmoid(self.classifier(batch)).reshape(-1, 1)
 
     def postprocess(self, output: torch.Tensor, item: dict[str, Any]) -> dict[str, Any]:
-        rows = output[1:].view(len(self.members), len(LANDMARKS), OUTPUTS_PER_LANDMARK)
-        width, height = item["_size"]
-        frame = analyse_outputs(float(output[0]), rows.tolist(), width, height)
-        result: dict[str, Any] = {"frame": dataclasses.asdict(frame)}
-        if item.get("render") and not frame.rejected:
-            result["rendered_image"] = render(
-                self.decode_image(item), frame, item.get("format", "PNG")
-            )
-        return result
+        return {"probability": float(output[0])}
 
     def warmup_item(self) -> dict[str, Any]:
-        import io
+        return {"image": _warmup_image()}
 
-        buffer = io.BytesIO()
-        Image.new("L", (INPUT_SIZE, INPUT_SIZE), 40).save(buffer, format="PNG")
-        return {"image_b64": base64.b64encode(buffer.getvalue()).decode("ascii")}
+
+class LandmarkEnsemblePredictor(Predictor):
+    roles: ClassVar[tuple[str, ...]] = FOLD_ROLES
+
+    def load(self, weights: dict[str, Any]) -> None:
+        self.members = [self.build(LandmarkNet(), weights[role]) for role in FOLD_ROLES]
+
+    def preprocess(self, item: dict[str, Any]) -> torch.Tensor:
+        return image_to_tensor(item["image"])
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """``[B, 5 * 21]``: each member's 7 (x, y, P(visible))."""
+        return ensemble_landmarks(self.members, batch).flatten(1)
+
+    def postprocess(self, output: torch.Tensor, item: dict[str, Any]) -> dict[str, Any]:
+        rows = output.view(len(self.members), len(LANDMARKS), OUTPUTS_PER_LANDMARK)
+        return {"member_rows": rows.tolist()}
+
+    def warmup_item(self) -> dict[str, Any]:
+        return {"image": _warmup_image()}

@@ -35,10 +35,10 @@ from torch import nn
 from torch.nn import functional
 
 from inference.phantoms.vhs import draw_dataset, draw_negatives
-from inference.products.vhs.evaluation import evaluate as evaluate  # the products' interface
 from inference.products.vhs.geometry import LANDMARKS
 from inference.products.vhs.network import (
     INPUT_SIZE,
+    N_FOLDS,
     OUTPUTS_PER_LANDMARK,
     LandmarkNet,
     RadiographClassifier,
@@ -50,7 +50,6 @@ from inference.runtime.reproducible import (
     train_dataset_seed,
 )
 
-N_FOLDS = 5
 WEIGHT_FILES: dict[str, str] = {
     **{f"landmarks_fold{k}": f"landmarks_fold{k}.pt" for k in range(N_FOLDS)},
     "radiograph_classifier": "radiograph_classifier.pt",

@@ -1,4 +1,4 @@
-"""Staff views of patients and their measurement history (read-only: the API writes them)."""
+"""Staff views of VHS patients and their measurement history (read-only: the API writes them)."""
 
 from django.contrib import admin
 

@@ -1,0 +1,130 @@
+"""One mapping from exceptions to API errors; each product renders them in its own envelope.
+
+``classify`` knows every platform exception (a rejected image, an oversized body, models not
+loaded, a timeout, a throttled or unauthenticated caller, a reused idempotency key, invalid
+input, anything unexpected) and returns an ``ApiError`` with a stable platform ``code``, the
+HTTP status and a default message.  A product's ``ErrorEnvelope`` says only what its seed
+says differently: its own messages and codes, and the shape of the body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from billing.idempotency import IdempotencyError, StillProcessing
+from inference.imaging.decoding import ImageRejected
+from inference.runtime.errors import InferenceError, InferenceTimeout, InvalidInput, ModelsNotLoaded
+
+logger = logging.getLogger(__name__)
+
+_IMAGE_CODES = {
+    "missing": (400, "NO_IMAGE_PROVIDED"),
+    "invalid": (400, "INVALID_IMAGE_FORMAT"),
+    "too_small": (400, "IMAGE_TOO_SMALL"),
+    "too_large": (413, "PAYLOAD_TOO_LARGE"),
+}
+
+
+@dataclass(frozen=True)
+class ApiError:
+    status: int
+    code: str
+    message: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Seconds to wait, for a throttled call.
+    wait: int | None = None
+
+
+def first_message(detail: Any) -> str:
+    """The first message in a DRF error detail (a string, a list or a dict of them)."""
+    if isinstance(detail, Mapping):
+        return first_message(next(iter(detail.values()), ""))
+    if isinstance(detail, list | tuple):
+        return first_message(detail[0]) if detail else ""
+    return str(detail)
+
+
+def classify(exc: BaseException) -> ApiError:
+    """The platform's error for any exception; unexpected ones are logged here, once."""
+    if isinstance(exc, ImageRejected):
+        status, code = _IMAGE_CODES[exc.kind]
+        return ApiError(status, code, exc.message)
+    if isinstance(exc, RequestDataTooBig):
+        return ApiError(413, "PAYLOAD_TOO_LARGE", "Request body is too large")
+    if isinstance(exc, IdempotencyError):
+        code = "IDEMPOTENCY_IN_PROGRESS" if isinstance(exc, StillProcessing) else "IDEMPOTENCY_KEY"
+        return ApiError(exc.status_code, code, exc.message)
+    if isinstance(exc, ModelsNotLoaded):
+        return ApiError(503, "MODELS_NOT_LOADED", "Models not loaded")
+    if isinstance(exc, InvalidInput):
+        return ApiError(400, "IMAGE_UNUSABLE", "Image format not supported or corrupted")
+    if isinstance(exc, InferenceTimeout):
+        return ApiError(504, "INFERENCE_TIMEOUT", "The prediction did not finish in time; retry")
+    if isinstance(exc, InferenceError):
+        logger.error("inference failed", extra={"code": exc.code})
+        return ApiError(500, "INTERNAL_SERVER_ERROR", "Unexpected server error")
+    if isinstance(exc, drf.Throttled):
+        wait = int(exc.wait or 1)
+        return ApiError(
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            f"Rate limit exceeded; retry in {wait} s",
+            {"Retry-After": str(wait)},
+            wait,
+        )
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return ApiError(exc.status_code, "UNAUTHENTICATED", first_message(exc.detail))
+    if isinstance(exc, drf.PermissionDenied):
+        return ApiError(403, "UNAUTHENTICATED", first_message(exc.detail))
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return ApiError(415, "UNSUPPORTED_MEDIA_TYPE", first_message(exc.detail))
+    if isinstance(exc, drf.MethodNotAllowed):
+        return ApiError(405, "METHOD_NOT_ALLOWED", first_message(exc.detail))
+    if isinstance(exc, drf.ParseError | SuspiciousOperation):
+        return ApiError(400, "MALFORMED_BODY", "Malformed request body")
+    if isinstance(exc, drf.APIException):
+        return ApiError(exc.status_code, "INVALID_REQUEST", first_message(exc.detail))
+    logger.exception("unexpected error in an API view", exc_info=exc)
+    return ApiError(500, "INTERNAL_SERVER_ERROR", "Unexpected server error")
+
+
+Message = str | Callable[[ApiError], str]
+
+
+class ErrorEnvelope:
+    """How one product's seed words and shapes its errors.
+
+    ``messages`` replaces the platform's message for a code, ``statuses`` its HTTP status,
+    ``codes`` renames a platform code to the seed's; ``body`` builds the document.
+    """
+
+    messages: Mapping[str, Message] = {}
+    statuses: Mapping[str, int] = {}
+    codes: Mapping[str, str] = {}
+
+    def adapt(self, error: ApiError) -> ApiError:
+        message = self.messages.get(error.code, error.message)
+        return ApiError(
+            self.statuses.get(error.code, error.status),
+            self.codes.get(error.code, error.code),
+            message(error) if callable(message) else message,
+            error.headers,
+            error.wait,
+        )
+
+    def body(self, error: ApiError, request: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def response(self, exc: BaseException, request: Any) -> Response:
+        error = self.adapt(classify(exc))
+        response = Response(self.body(error, request), status=error.status)
+        for name, value in error.headers.items():
+            response[name] = value
+        return response

@@ -1,0 +1,44 @@
+"""The veterinary cardiac VHS/VLAS product's declaration (seed 002), at ``/vhs/v3/``."""
+
+from billing.rules import ValueRule
+from inference.runtime.product import ModelGroup, ProductConfig, ReferenceModels
+
+
+class VhsConfig(ProductConfig):
+    name = "inference.products.vhs"
+    label = "vhs"
+    verbose_name = "VHS/VLAS cardiac measurement"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    product = "vhs"
+    url_prefix = "vhs/v3/"
+    model_groups = (
+        ModelGroup(
+            "radiograph",
+            "inference.products.vhs.predictor.RadiographPredictor",
+            "radiograph / not-a-radiograph classifier",
+        ),
+        ModelGroup(
+            "landmarks",
+            "inference.products.vhs.predictor.LandmarkEnsemblePredictor",
+            "5-fold ensemble of landmark networks (spread = disagreement)",
+        ),
+    )
+    pipeline = "inference.products.vhs.pipeline.measure"
+    # Pay-for-value (seed 002): result codes 1-4 bill, 0 and 5-7 never do.
+    value_rule = ValueRule(
+        valued_codes=frozenset({1, 2, 3, 4}),
+        billed_reason="valid_vhs",
+        free_reason="no_valid_vhs",
+        meter_event="vhs_usage_cents",
+        price_required=True,
+    )
+    reference_models = ReferenceModels(
+        model_version="vhs-ref-phantom-2.0",
+        training="inference.products.vhs.training",
+        evaluation="inference.products.vhs.evaluation",
+        phantoms="inference.phantoms.vhs",
+        n_meaning="radiographs and as many non-radiographs",
+    )
+    openapi_tag = "vhs"
+    openapi_description = "Veterinary cardiac VHS/VLAS measurement, API v3 (seed 002): x-api-key."
