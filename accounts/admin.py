@@ -7,7 +7,9 @@ revoking keys are written to the admin's LogEntry audit trail like any other cha
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
@@ -17,7 +19,7 @@ from django.utils.cache import add_never_cache_headers
 
 from accounts.models import ApiKey, Customer, Membership
 from billing.engine import month_start
-from billing.models import UsageEvent
+from billing.models import CustomerPrice, UsageEvent
 
 
 def _count_of(queryset: QuerySet) -> Coalesce:
@@ -52,6 +54,56 @@ class ApiKeyInline(admin.TabularInline):
         return False
 
 
+# The inline's form prefix: the related name of CustomerPrice.customer.
+AGREED_PRICES_PREFIX = "agreed_prices"
+
+
+class AgreedPriceFormSet(forms.BaseInlineFormSet):
+    """Checks the customer's tier against the agreed prices as they will be saved: a tier
+    that lists no price for a call type of a product requiring one needs an agreed price."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        agreed = {
+            (form.cleaned_data["product"], form.cleaned_data["call_type"])
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("rate") is not None
+        }
+        customer: Customer = self.instance
+        try:
+            customer.require_prices(agreed)
+        except ValidationError as error:
+            raise ValidationError(error.messages) from error
+
+
+class AgreedPriceInline(admin.TabularInline):
+    """Prices agreed with this customer (enterprise): they win over the tier's list prices."""
+
+    model = CustomerPrice
+    formset = AgreedPriceFormSet
+    extra = 0
+    fields = ["product", "call_type", "rate"]
+
+
+class CustomerForm(forms.ModelForm):
+    """The customer's fields.  When the agreed-price inline is submitted with them, its
+    formset checks the tier against the rows about to be saved (``Customer.clean`` would
+    see only the stored ones); without it (no permission for prices) ``clean`` checks."""
+
+    class Meta:
+        model = Customer
+        fields = ["name", "email", "is_active", "tier", "stripe_customer_id"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if f"{AGREED_PRICES_PREFIX}-TOTAL_FORMS" in self.data:
+            self.instance.checks_prices_in_clean = False
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = [
@@ -68,10 +120,11 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
     fieldsets = [
         (None, {"fields": ["name", "email", "is_active", "created_at"]}),
-        ("Billing", {"fields": ["tier", "custom_single_rate", "custom_session_rate"]}),
+        ("Billing", {"fields": ["tier"]}),
         ("Stripe", {"fields": ["stripe_customer_id"]}),
     ]
-    inlines = [MembershipInline, ApiKeyInline]
+    form = CustomerForm
+    inlines = [AgreedPriceInline, MembershipInline, ApiKeyInline]
     actions = ["generate_api_key"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:

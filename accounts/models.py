@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from decimal import Decimal
 
@@ -35,22 +36,12 @@ class Customer(models.Model):
         blank=True,
         help_text="Stripe customer id (cus_…); billable usage is reported to Stripe when set.",
     )
-    custom_single_rate = models.DecimalField(
-        max_digits=8,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        help_text="Enterprise only: agreed USD per single call.",
-    )
-    custom_session_rate = models.DecimalField(
-        max_digits=8,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        help_text="Enterprise only: agreed USD per session call.",
-    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    #: False when a form edits the agreed prices together with the customer (the admin's
+    #: inline) and checks them itself: the rows it is about to save are not stored yet.
+    checks_prices_in_clean = True
 
     class Meta:
         ordering = ["name"]
@@ -59,20 +50,39 @@ class Customer(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if (
-            self.tier_id
-            and self.tier.has_custom_rates
-            and (self.custom_single_rate is None or self.custom_session_rate is None)
-        ):
+        if self.checks_prices_in_clean:
+            self.require_prices()
+
+    def require_prices(self, agreed: Collection[tuple[str, str]] | None = None) -> None:
+        """Refuse a tier this customer could not be billed on: one that needs agreed prices
+        (``Tier.missing_prices``) the customer has not got, in ``agreed`` or else stored."""
+        if not self.tier_id:
+            return
+        missing = self.missing_prices(agreed)
+        if missing:
+            listed = ", ".join(f"{product} {call_type}" for product, call_type in missing)
             raise ValidationError(
-                f"The {self.tier.name} tier has no list prices: set both custom rates."
+                f"The {self.tier.name} tier has no list prices for {listed}: "
+                "set the agreed prices for this customer."
             )
 
-    def rate_for(self, call_type: str) -> Decimal | None:
-        """USD for one billable call of ``call_type`` (``single`` or ``session``), or None."""
-        custom = self.custom_single_rate if call_type == "single" else self.custom_session_rate
-        listed = self.tier.single_rate if call_type == "single" else self.tier.session_rate
-        return custom if self.tier.has_custom_rates else listed
+    def missing_prices(
+        self, agreed: Collection[tuple[str, str]] | None = None
+    ) -> list[tuple[str, str]]:
+        """``(product, call_type)`` pairs that would be billing errors for this customer: its
+        tier lists no price and it has no agreed price (``agreed``, else its stored rows)."""
+        if agreed is None:
+            agreed = set(self.agreed_prices.values_list("product", "call_type")) if self.pk else ()
+        return [pair for pair in self.tier.missing_prices() if pair not in agreed]
+
+    def rate_for(self, product: str, call_type: str) -> Decimal | None:
+        """USD for one billable call: the agreed price, else the tier's, else None."""
+        agreed = (
+            self.agreed_prices.filter(product=product, call_type=call_type)
+            .values_list("rate", flat=True)
+            .first()
+        )
+        return agreed if agreed is not None else self.tier.price(product, call_type)
 
 
 class Membership(models.Model):

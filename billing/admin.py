@@ -25,7 +25,16 @@ from django.utils.safestring import mark_safe
 
 from billing import reports
 from billing.charts import bar_chart_svg
-from billing.models import Reason, Tier, UsageEvent
+from billing.models import Price, Tier, UsageEvent, reason_label
+
+
+class PriceInline(admin.TabularInline):
+    """A tier's list prices, one row per product and call type.  A product whose rule
+    requires a price and that has no row here is billed only at prices agreed per customer."""
+
+    model = Price
+    extra = 0
+    fields = ["product", "call_type", "rate"]
 
 
 @admin.register(Tier)
@@ -35,25 +44,28 @@ class TierAdmin(admin.ModelAdmin):
         "name",
         "min_monthly_calls",
         "max_monthly_calls",
-        "single_rate",
-        "session_rate",
+        "list_prices",
         "customer_count",
     ]
-    fields = [
-        "code",
-        "name",
-        "min_monthly_calls",
-        "max_monthly_calls",
-        "single_rate",
-        "session_rate",
-    ]
+    fields = ["code", "name", "min_monthly_calls", "max_monthly_calls"]
+    inlines = [PriceInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tier]:
-        return super().get_queryset(request).annotate(n_customers=Count("customers"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_customers=Count("customers"))
+            .prefetch_related("prices")
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tier | None = None) -> list[str]:
         # Events and the default tier refer to tiers by code: a code, once made, stays.
         return ["code"] if obj is not None else []
+
+    @admin.display(description="list prices (USD)")
+    def list_prices(self, tier: Tier) -> str:
+        prices = sorted(tier.prices.all(), key=lambda p: (p.product, p.call_type != "single"))
+        return ", ".join(f"{p.product} {p.call_type} {p.rate}" for p in prices) or "agreed"
 
     @admin.display(description="customers", ordering="n_customers")
     def customer_count(self, tier: Tier) -> int:
@@ -168,7 +180,7 @@ class UsageEventAdmin(admin.ModelAdmin):
         "endpoint",
         "call_type",
         "billable",
-        "reason",
+        "reason_shown",
         "rate",
         "result_code",
         "monthly_usage",
@@ -188,6 +200,7 @@ class UsageEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False  # the ledger grows without bound: no extra COUNT(*)
     actions = ["export_selected_csv"]
+    readonly_fields = ["reason_shown"]
     fieldsets = [
         (None, {"fields": ["created_at", "customer", "api_key", "product", "endpoint"]}),
         (
@@ -196,7 +209,7 @@ class UsageEventAdmin(admin.ModelAdmin):
                 "fields": [
                     "call_type",
                     "billable",
-                    "reason",
+                    "reason_shown",
                     "tier_code",
                     "rate",
                     "monthly_usage",
@@ -221,6 +234,10 @@ class UsageEventAdmin(admin.ModelAdmin):
         return False
 
     # --- columns ------------------------------------------------------------------------
+
+    @admin.display(description="reason", ordering="reason")
+    def reason_shown(self, event: UsageEvent) -> str:
+        return event.reason_label
 
     @admin.display(description="reported to Stripe")
     def stripe_reporting(self, event: UsageEvent) -> str:
@@ -285,7 +302,9 @@ class UsageEventAdmin(admin.ModelAdmin):
             "months": [(f"{m:%Y-%m}", f"{m:%B %Y}") for m in months],
             "previous_month": f"{reports.add_months(month, -1):%Y-%m}",
             "next_month": f"{reports.add_months(month, 1):%Y-%m}",
-            "free_reasons": [Reason(reason).label for reason in reports.FREE_REASONS],
+            "free_reasons": [
+                reason_label(reason, billable=False) for reason in summary.free_reasons
+            ],
             "changelist_url": self._url("changelist"),
         }
         return TemplateResponse(request, "admin/billing/usage_summary.html", context)

@@ -8,6 +8,7 @@ today's tier prices.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -19,8 +20,31 @@ from django.utils import timezone
 from billing.models import CallType, Reason, UsageEvent
 
 ZERO = Decimal("0.00")
-# Reasons of free events, in the order of the summary's columns.
-FREE_REASONS = (Reason.NO_VALID_VHS.value, Reason.RECHECK_24H.value, Reason.BILLING_ERROR.value)
+# The engine's own free reasons, after the products' (see ``free_reasons``).
+ENGINE_FREE_REASONS = (Reason.RECHECK_24H.value, Reason.BILLING_ERROR.value)
+
+
+def free_reasons(products: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Reasons of free events, in the order of the summary's columns: each declared
+    product's ``free_reason`` (only those of ``products`` when given), then the engine's."""
+    from billing.rules import rule_for
+    from inference.runtime.product import products as declared
+
+    names = [config.product for config in declared()]
+    if products is not None:
+        wanted = set(products)
+        names = [name for name in names if name in wanted]
+    own = [rule_for(name).free_reason for name in names]
+    return (*dict.fromkeys(own), *ENGINE_FREE_REASONS)
+
+
+def __getattr__(name: str) -> object:
+    # FREE_REASONS is derived from the products' declarations, which exist only once the app
+    # registry is ready: computed when asked for, not at import.
+    if name == "FREE_REASONS":
+        return free_reasons()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # A billable event still unreported this long after it was recorded needs a look: the
 # outbox task normally reports it within seconds, the sweep within minutes.
@@ -74,10 +98,12 @@ class SummaryRow:
 
     customer_id: int | None
     customer: str
+    #: The free reasons shown as columns, in order (``MonthlySummary.free_reasons``).
+    reasons: tuple[str, ...] = ENGINE_FREE_REASONS
     tiers: list[str] = field(default_factory=list)
     billable_single: int = 0
     billable_session: int = 0
-    free: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FREE_REASONS, 0))
+    free: dict[str, int] = field(default_factory=dict)
     cost: Decimal = ZERO
 
     @property
@@ -90,8 +116,8 @@ class SummaryRow:
 
     @property
     def free_by_reason(self) -> list[int]:
-        """Free calls per reason, in the order of ``FREE_REASONS``."""
-        return [self.free.get(reason, 0) for reason in FREE_REASONS]
+        """Free calls per reason, in the order of ``reasons``."""
+        return [self.free.get(reason, 0) for reason in self.reasons]
 
     def add(self, other: SummaryRow) -> None:
         self.billable_single += other.billable_single
@@ -109,16 +135,23 @@ class MonthlySummary:
     month: date
     rows: list[SummaryRow]
     total: SummaryRow
+    #: Free reasons with a column: those of the products called this month, then the engine's.
+    free_reasons: tuple[str, ...] = ENGINE_FREE_REASONS
 
 
 def monthly_summary(month: date) -> MonthlySummary:
     """Per customer with any event in ``month``: billable calls by type, free calls by
-    reason, the tiers the calls were decided at, and the cost (sum of billed rates)."""
+    reason, the tiers the calls were decided at, and the cost (sum of billed rates).
+
+    The free-reason columns are those of the products called in the month (and the engine's
+    own), so a product nobody used adds no column of zeros."""
     start, end = month_range(month)
+    in_month = UsageEvent.objects.filter(created_at__gte=start, created_at__lt=end)
+    called = in_month.order_by().values_list("product", flat=True).distinct()
+    reasons = free_reasons(called)
     billable = Q(billable=True)
     groups = (
-        UsageEvent.objects.filter(created_at__gte=start, created_at__lt=end)
-        .order_by()
+        in_month.order_by()
         .values("customer_id", "customer__name", "tier_code")
         .annotate(
             first=Min("created_at"),
@@ -126,8 +159,8 @@ def monthly_summary(month: date) -> MonthlySummary:
             session=Count("pk", filter=billable & Q(call_type=CallType.SESSION)),
             cost=Sum("rate", filter=billable),
             **{
-                f"free_{reason}": Count("pk", filter=Q(billable=False, reason=reason))
-                for reason in FREE_REASONS
+                f"free_{index}": Count("pk", filter=Q(billable=False, reason=reason))
+                for index, reason in enumerate(reasons)
             },
         )
     )
@@ -135,25 +168,33 @@ def monthly_summary(month: date) -> MonthlySummary:
     for group in sorted(groups, key=lambda g: g["first"]):
         row = rows.setdefault(
             group["customer_id"],
-            SummaryRow(customer_id=group["customer_id"], customer=group["customer__name"]),
+            SummaryRow(
+                customer_id=group["customer_id"],
+                customer=group["customer__name"],
+                reasons=reasons,
+                free=dict.fromkeys(reasons, 0),
+            ),
         )
         row.add(
             SummaryRow(
                 customer_id=group["customer_id"],
                 customer=group["customer__name"],
+                reasons=reasons,
                 tiers=[group["tier_code"]] if group["tier_code"] else [],
                 billable_single=group["single"],
                 billable_session=group["session"],
-                free={reason: group[f"free_{reason}"] for reason in FREE_REASONS},
+                free={reason: group[f"free_{i}"] for i, reason in enumerate(reasons)},
                 cost=group["cost"] or ZERO,
             )
         )
     ordered = sorted(rows.values(), key=lambda row: row.customer.lower())
-    total = SummaryRow(customer_id=None, customer="Total")
+    total = SummaryRow(
+        customer_id=None, customer="Total", reasons=reasons, free=dict.fromkeys(reasons, 0)
+    )
     for row in ordered:
         total.add(row)
     total.tiers = []
-    return MonthlySummary(month=month_of(month), rows=ordered, total=total)
+    return MonthlySummary(month=month_of(month), rows=ordered, total=total, free_reasons=reasons)
 
 
 # --- dashboard series ---------------------------------------------------------------------
@@ -205,13 +246,16 @@ STRIPE_STATUSES = {
     "pending": "Pending",
     "overdue": "Unreported for over an hour",
     "failing": "Failing (last attempt failed)",
-    "not_owed": "Not reported (free, or customer without Stripe id)",
+    "not_owed": "Not reported (free, billed at 0.00, or customer without Stripe id)",
 }
 
 
 def owed_to_stripe() -> Q:
-    """Billable, unreported events of customers with a Stripe id: the outbox's work."""
-    return Q(billable=True, reported_at__isnull=True) & ~Q(customer__stripe_customer_id="")
+    """Billable, unreported events above 0.00 of customers with a Stripe id: the outbox's
+    work.  An event billed at 0.00 adds nothing to an invoice and is never sent."""
+    return Q(billable=True, rate__gt=0, reported_at__isnull=True) & ~Q(
+        customer__stripe_customer_id=""
+    )
 
 
 def stripe_status_q(status: str, now: datetime | None = None) -> Q:
@@ -235,7 +279,7 @@ def stripe_status(event: UsageEvent) -> str:
     """The status of one event (with its customer loaded), as a key of ``STRIPE_STATUSES``."""
     if event.reported_at is not None:
         return "reported"
-    if not (event.billable and event.customer.stripe_customer_id):
+    if not (event.billable and event.rate and event.customer.stripe_customer_id):
         return "not_owed"
     return "failing" if event.last_report_error else "pending"
 

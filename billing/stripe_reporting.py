@@ -1,7 +1,12 @@
 """Reporting billable usage to Stripe's billing meters, as an outbox.
 
-Every billable ``UsageEvent`` of a customer with a Stripe customer id is sent once as a meter
-event.  Our event id is the meter event's ``identifier`` and the request's idempotency key,
+Every billable ``UsageEvent`` above 0.00 of a customer with a Stripe customer id is sent once
+as a meter event to its product's meter (``ValueRule.meter_event``), with the amount the API
+answered, in integer cents, as the value.  A Stripe price of $0.01 per unit on a meter that
+sums its values therefore invoices exactly what the API answered, whatever the tier, call
+type or agreed price (``billing.reconciliation`` checks it).
+
+Our event id is the meter event's ``identifier`` and the request's idempotency key,
 so a retry after a timeout (Stripe got it, we never heard) can never charge twice: Stripe
 deduplicates identifiers over at least 24 hours and answers a reused idempotency key with
 the first response.  An unreachable Stripe delays reporting and loses nothing: the event
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import stripe
 from django.conf import settings
@@ -19,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import UsageEvent
+from billing.rules import rule_for
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +47,17 @@ def stripe_client() -> stripe.StripeClient:
     )
 
 
+def cents(rate: Decimal) -> int:
+    """A USD amount with cents as integer cents: the meter event's value."""
+    return int((rate * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
 def unreported_events():
-    """Billable events still owed to Stripe, oldest first."""
+    """Billable events above 0.00 still owed to Stripe, oldest first."""
     return (
         UsageEvent.objects.filter(
             billable=True,
+            rate__gt=0,
             reported_at__isnull=True,
             created_at__gte=timezone.now() - STRIPE_TIMESTAMP_LIMIT,
         )
@@ -74,7 +87,7 @@ def report(event_id: int) -> bool:
         event.report_attempts += 1
         try:
             _send(event)
-        except stripe.StripeError as exc:
+        except (stripe.StripeError, LookupError) as exc:  # LookupError: no such product
             failure = event.last_report_error = f"{type(exc).__name__}: {exc}"[:300]
             logger.warning(
                 "stripe report failed", extra={"event_id": event.pk, "error": type(exc).__name__}
@@ -91,8 +104,11 @@ def report(event_id: int) -> bool:
 def _send(event: UsageEvent) -> None:
     stripe_client().v1.billing.meter_events.create(
         params={
-            "event_name": settings.STRIPE_METER_EVENT_NAME,
-            "payload": {"stripe_customer_id": event.customer.stripe_customer_id, "value": "1"},
+            "event_name": rule_for(event.product).meter_event,
+            "payload": {
+                "stripe_customer_id": event.customer.stripe_customer_id,
+                "value": str(cents(event.rate)),
+            },
             "identifier": event.stripe_identifier,
             "timestamp": int(event.created_at.timestamp()),
         },

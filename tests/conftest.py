@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
+import functools
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 
 import pytest
 import redis
+from django.db.migrations.loader import MigrationLoader
 
 from tests import services
 from tests.servers import ServerProcess, platform_env, start_celery_worker, start_daphne
@@ -83,14 +86,30 @@ def platform_stack(test_database_url: str, redis_url: str) -> Iterator[PlatformS
     worker.stop()
 
 
+@functools.cache
+def seeding_migrations() -> list[ModuleType]:
+    """Every migration module that exposes ``seed(apps, schema_editor)``, in migration order.
+
+    Migrations that write reference rows (tiers, each product's prices) expose that step as
+    ``seed``, written to run on the current models too, so the suite can put the rows back
+    without naming any app or product."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    plan: dict[tuple[str, str], None] = {}
+    for leaf in loader.graph.leaf_nodes():
+        plan.update(dict.fromkeys(loader.graph.forwards_plan(leaf)))
+    modules = [sys.modules[type(loader.graph.nodes[key]).__module__] for key in plan]
+    return [module for module in modules if callable(getattr(module, "seed", None))]
+
+
 @pytest.fixture(autouse=True)
 def _seed_data_after_flushes(request: pytest.FixtureRequest) -> None:
-    """Transactional tests flush the database, taking the migration-seeded tiers with it;
-    put them back (with the migration's own code) before each such test."""
+    """Transactional tests flush the database, taking the migration-seeded rows (tiers and
+    prices) with them; put them back, with the migrations' own code, before each such test."""
     marker = request.node.get_closest_marker("django_db")
     if marker is None or not marker.kwargs.get("transaction"):
         return
     request.getfixturevalue("transactional_db")
     from django.apps import apps
 
-    importlib.import_module("billing.migrations.0002_seed_tiers").seed(apps, None)
+    for module in seeding_migrations():
+        module.seed(apps, None)

@@ -3,6 +3,10 @@
 The Stripe SDK is pointed at it (``STRIPE_API_BASE``); no request leaves the machine.  It
 records every request, can fail the next N with a 500, and behaves like Stripe on retries:
 a reused ``Idempotency-Key`` gets the first response again, and one identifier is one event.
+
+For reconciliation it also answers ``GET /v1/billing/meters`` and a meter's
+``event_summaries``: each event name it has received is a meter that sums its events'
+values, as the platform's meters are configured (billing docs).
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 
 class FakeStripe:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.events: dict[str, dict] = {}  # identifier -> meter event
+        self.meters: dict[str, str] = {}  # event name -> meter id
         self.fail_next = 0
         self._responses: dict[str, dict] = {}  # idempotency key -> first response
         self._lock = threading.Lock()
@@ -59,18 +64,66 @@ class FakeStripe:
                 "livemode": False,
             }
             self.events.setdefault(form["identifier"], event)
+            self.meters.setdefault(form["event_name"], f"mtr_fake_{len(self.meters) + 1}")
             if key:
                 self._responses[key] = event
             return 200, event
+
+    def _get(self, url: str) -> tuple[int, dict]:
+        parts = urlsplit(url)
+        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        with self._lock:
+            self.requests.append({"path": parts.path, "query": query})
+            if parts.path == "/v1/billing/meters":
+                meters = [
+                    {
+                        "id": meter_id,
+                        "object": "billing.meter",
+                        "event_name": name,
+                        "default_aggregation": {"formula": "sum"},
+                        "status": "active",
+                    }
+                    for name, meter_id in self.meters.items()
+                ]
+                return 200, _page(meters, parts.path)
+            for name, meter_id in self.meters.items():
+                if parts.path == f"/v1/billing/meters/{meter_id}/event_summaries":
+                    return 200, _page([self._summary(name, meter_id, query)], parts.path)
+        return 404, {"error": {"type": "invalid_request_error", "message": "no route"}}
+
+    def _summary(self, name: str, meter_id: str, query: dict[str, str]) -> dict:
+        """A meter's sum over one customer's events in [start_time, end_time)."""
+        start, end = int(query["start_time"]), int(query["end_time"])
+        total = sum(
+            float(event["payload"]["value"])
+            for event in self.events.values()
+            if event["event_name"] == name
+            and event["payload"]["stripe_customer_id"] == query["customer"]
+            and start <= event["timestamp"] < end
+        )
+        return {
+            "id": f"mtrusg_{meter_id}_{start}",
+            "object": "billing.meter_event_summary",
+            "aggregated_value": total,
+            "start_time": start,
+            "end_time": end,
+            "meter": meter_id,
+            "livemode": False,
+        }
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer(*fake._get(self.path))
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
-                status, payload = fake._handle(self.path, dict(self.headers), body)
+                self._answer(*fake._handle(self.path, dict(self.headers), body))
+
+            def _answer(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -82,3 +135,8 @@ class FakeStripe:
                 pass
 
         return Handler
+
+
+def _page(data: list[dict], url: str) -> dict:
+    """One page of a Stripe list: everything, with no more to fetch."""
+    return {"object": "list", "data": data, "has_more": False, "url": url}

@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, Customer, Membership
 from billing import engine, reports
 from billing.charts import bar_chart_svg, nice_top
-from billing.models import Tier, UsageEvent
+from billing.models import CustomerPrice, Price, Tier, UsageEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +96,7 @@ PAGES = [
     ("tier list", lambda o: url("billing_tier_changelist"), "Pay-as-you-go"),
     ("tier", lambda o: url("billing_tier_change", o.tier.pk), "paygo"),
     ("event list", lambda o: url("billing_usageevent_changelist"), "/vhs/v3/predict"),
-    ("event", lambda o: url("billing_usageevent_change", o.event.pk), "Valid VHS (billed)"),
+    ("event", lambda o: url("billing_usageevent_change", o.event.pk), "valid_vhs (billed)"),
     ("summary", lambda o: url("billing_usageevent_summary"), "Northside Vets"),
     ("dashboard", lambda o: url("billing_usageevent_dashboard"), "<svg"),
     ("billing index", lambda o: url("app_list", "billing"), "Monthly usage summary"),
@@ -195,9 +195,9 @@ def customer_form(customer: Customer, **changes: object) -> dict[str, object]:
         "email": customer.email,
         "is_active": "on" if customer.is_active else "",
         "tier": customer.tier_id,
-        "custom_single_rate": "",
-        "custom_session_rate": "",
         "stripe_customer_id": customer.stripe_customer_id,
+        "agreed_prices-TOTAL_FORMS": 0,
+        "agreed_prices-INITIAL_FORMS": 0,
         "memberships-TOTAL_FORMS": 0,
         "memberships-INITIAL_FORMS": 0,
         "api_keys-TOTAL_FORMS": 0,
@@ -205,6 +205,20 @@ def customer_form(customer: Customer, **changes: object) -> dict[str, object]:
         **changes,
     }
     return {key: value for key, value in data.items() if value != ""}
+
+
+def agreed_prices(**rates: str) -> dict[str, object]:
+    """The agreed-price inline's rows for VHS: call type -> USD."""
+    rows: dict[str, object] = {"agreed_prices-TOTAL_FORMS": len(rates)}
+    for n, (call_type, rate) in enumerate(rates.items()):
+        rows.update(
+            {
+                f"agreed_prices-{n}-product": "vhs",
+                f"agreed_prices-{n}-call_type": call_type,
+                f"agreed_prices-{n}-rate": rate,
+            }
+        )
+    return rows
 
 
 def test_staff_edit_a_customers_tier_rates_stripe_id_and_active_flag(admin_client, clinic):
@@ -215,8 +229,7 @@ def test_staff_edit_a_customers_tier_rates_stripe_id_and_active_flag(admin_clien
         customer_form(
             clinic,
             tier=enterprise.pk,
-            custom_single_rate="1.50",
-            custom_session_rate="2.25",
+            **agreed_prices(single="1.50", session="2.25"),
             stripe_customer_id="cus_N1",
             is_active="",
         ),
@@ -225,7 +238,7 @@ def test_staff_edit_a_customers_tier_rates_stripe_id_and_active_flag(admin_clien
     assert response.status_code == 302
     clinic.refresh_from_db()
     assert clinic.tier == enterprise
-    assert (clinic.custom_single_rate, clinic.custom_session_rate) == (
+    assert (clinic.rate_for("vhs", "single"), clinic.rate_for("vhs", "session")) == (
         Decimal("1.50"),
         Decimal("2.25"),
     )
@@ -239,11 +252,11 @@ def test_moving_a_customer_to_enterprise_requires_both_custom_rates(admin_client
 
     response = admin_client.post(
         url("accounts_customer_change", clinic.pk),
-        customer_form(clinic, tier=enterprise.pk, custom_single_rate="1.50"),
+        customer_form(clinic, tier=enterprise.pk, **agreed_prices(single="1.50")),
     )
 
     assert response.status_code == 200
-    assert "set both custom rates" in response.content.decode()
+    assert "no list prices for vhs session" in response.content.decode()
     clinic.refresh_from_db()
     assert clinic.tier.code == "paygo"
 
@@ -454,6 +467,7 @@ def test_api_keys_are_found_by_prefix_or_customer_name(admin_client, clinic, lab
 def test_staff_change_a_tiers_name_band_and_rates_but_not_its_code(admin_client):
     starter = Tier.objects.get(code="starter")
 
+    prices = list(starter.prices.filter(product="vhs").order_by("call_type"))  # session, single
     response = admin_client.post(
         url("billing_tier_change", starter.pk),
         {
@@ -461,8 +475,19 @@ def test_staff_change_a_tiers_name_band_and_rates_but_not_its_code(admin_client)
             "name": "Starter 2027",
             "min_monthly_calls": 101,
             "max_monthly_calls": 600,
-            "single_rate": "2.40",
-            "session_rate": "3.40",
+            "prices-TOTAL_FORMS": 2,
+            "prices-INITIAL_FORMS": 2,
+            **{
+                f"prices-{n}-{field}": value
+                for n, (price, rate) in enumerate(zip(prices, ["3.40", "2.40"], strict=True))
+                for field, value in {
+                    "id": price.pk,
+                    "tier": starter.pk,
+                    "product": "vhs",
+                    "call_type": price.call_type,
+                    "rate": rate,
+                }.items()
+            },
         },
     )
 
@@ -473,7 +498,82 @@ def test_staff_change_a_tiers_name_band_and_rates_but_not_its_code(admin_client)
         "Starter 2027",
         600,
     )
-    assert (starter.single_rate, starter.session_rate) == (Decimal("2.40"), Decimal("3.40"))
+    assert (starter.price("vhs", "single"), starter.price("vhs", "session")) == (
+        Decimal("2.40"),
+        Decimal("3.40"),
+    )
+
+
+def test_the_tier_list_shows_each_tiers_list_prices(admin_client):
+    page = admin_client.get(url("billing_tier_changelist")).content.decode()
+
+    assert "vhs single 3.00, vhs session 4.00" in page
+    assert '<td class="field-list_prices">agreed</td>' in page  # enterprise
+
+
+def test_staff_add_a_price_for_another_product_to_a_tier(admin_client):
+    paygo = Tier.objects.get(code="paygo")
+    prices = list(paygo.prices.order_by("pk"))
+    rows = {
+        f"prices-{n}-{field}": value
+        for n, price in enumerate(prices)
+        for field, value in {
+            "id": price.pk,
+            "tier": paygo.pk,
+            "product": price.product,
+            "call_type": price.call_type,
+            "rate": price.rate,
+        }.items()
+    }
+    added = len(prices)
+
+    response = admin_client.post(
+        url("billing_tier_change", paygo.pk),
+        {
+            "name": paygo.name,
+            "min_monthly_calls": 0,
+            "max_monthly_calls": 100,
+            "prices-TOTAL_FORMS": added + 1,
+            "prices-INITIAL_FORMS": added,
+            **rows,
+            f"prices-{added}-product": "leukemia",
+            f"prices-{added}-call_type": "single",
+            f"prices-{added}-rate": "0.25",
+        },
+    )
+
+    assert response.status_code == 302
+    assert paygo.price("leukemia", "single") == Decimal("0.25")
+    assert paygo.price("vhs", "single") == Decimal("3.00")
+
+
+def test_a_tier_refuses_two_prices_for_one_product_and_call_type(admin_client):
+    paygo = Tier.objects.get(code="paygo")
+    Price.objects.filter(tier=paygo).delete()
+    duplicate = {"product": "vhs", "call_type": "single", "rate": "1.00"}
+
+    response = admin_client.post(
+        url("billing_tier_change", paygo.pk),
+        {
+            "name": paygo.name,
+            "min_monthly_calls": 0,
+            "prices-TOTAL_FORMS": 2,
+            "prices-INITIAL_FORMS": 0,
+            **{f"prices-{n}-{k}": v for n in range(2) for k, v in duplicate.items()},
+        },
+    )
+
+    assert response.status_code == 200
+    assert not paygo.prices.exists()
+
+
+def test_a_customers_page_shows_its_agreed_prices(admin_client, clinic):
+    CustomerPrice.objects.create(customer=clinic, product="vhs", call_type="single", rate="2.10")
+
+    page = admin_client.get(url("accounts_customer_change", clinic.pk)).content.decode()
+
+    assert "Agreed prices" in page
+    assert 'value="2.10"' in page
 
 
 # --- the usage ledger ---------------------------------------------------------------------
@@ -733,6 +833,30 @@ def test_the_summary_page_falls_back_to_this_month_for_a_malformed_month(
     assert response.context["summary"].total.cost == Decimal("12.50")
 
 
+def test_free_reasons_are_every_products_own_then_the_engines():
+    assert reports.FREE_REASONS == (
+        "not_classified",
+        "no_valid_vhs",
+        "recheck_24h",
+        "billing_error",
+    )
+
+
+def test_the_summary_has_a_free_column_per_reason_of_the_products_called_that_month(
+    admin_client, month_of_usage
+):
+    page = admin_client.get(url("billing_usageevent_summary")).content.decode()
+
+    table = page[page.index('<table id="result_list">') :]
+    headers = re.findall(r'<th scope="col">([^<]*)</th>', table)
+    assert headers[4:7] == [
+        "no_valid_vhs (free)",
+        "Recheck within 24 h (free)",
+        "Billing error (free)",
+    ]
+    assert "not_classified" not in page  # nobody called that product this month
+
+
 def test_billing_errors_are_free_calls_in_the_summary(admin_client):
     enterprise = Tier.objects.get(code="enterprise")
     unpriced = Customer.objects.create(name="Unpriced", tier=enterprise)  # no agreed rates
@@ -971,7 +1095,7 @@ def test_a_long_series_labels_only_every_few_bars_so_labels_never_overlap():
     assert labelled[0] == "d00"
 
 
-# --- patients and measurement history (inference/admin.py) ----------------------------------
+# --- patients and measurement history (inference/products/vhs/admin.py) ---------------------------
 
 
 @pytest.fixture
@@ -984,9 +1108,9 @@ def measured_patient():
 
 
 def test_staff_see_patients_and_their_measurement_history(admin_client, measured_patient):
-    listing = admin_client.get("/admin/inference/patient/")
-    detail = admin_client.get(f"/admin/inference/patient/{measured_patient.pk}/change/")
-    measurements = admin_client.get("/admin/inference/measurement/")
+    listing = admin_client.get("/admin/vhs/patient/")
+    detail = admin_client.get(f"/admin/vhs/patient/{measured_patient.pk}/change/")
+    measurements = admin_client.get("/admin/vhs/measurement/")
 
     assert listing.status_code == detail.status_code == measurements.status_code == 200
     assert b"rex-7" in listing.content
@@ -994,8 +1118,8 @@ def test_staff_see_patients_and_their_measurement_history(admin_client, measured
 
 
 def test_patient_history_is_read_only_in_admin(admin_client, measured_patient):
-    assert admin_client.get("/admin/inference/patient/add/").status_code == 403
-    response = admin_client.post(f"/admin/inference/patient/{measured_patient.pk}/delete/")
+    assert admin_client.get("/admin/vhs/patient/add/").status_code == 403
+    response = admin_client.post(f"/admin/vhs/patient/{measured_patient.pk}/delete/")
     assert response.status_code == 403
 
 
@@ -1003,4 +1127,4 @@ def test_non_staff_cannot_see_patients(client, django_user_model, measured_patie
     user = django_user_model.objects.create_user("vet", password="pw-not-staff")
     client.force_login(user)
 
-    assert client.get("/admin/inference/patient/").status_code == 302
+    assert client.get("/admin/vhs/patient/").status_code == 302

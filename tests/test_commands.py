@@ -1,6 +1,7 @@
 """Operations commands: create_customer, create_api_key, bootstrap_demo."""
 
 import hashlib
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -36,6 +37,45 @@ def test_create_customer_takes_a_tier_code():
 def test_create_customer_refuses_an_unknown_tier_listing_the_known_ones():
     with pytest.raises(CommandError, match=r"Unknown tier 'gold'.*paygo, starter"):
         run("create_customer", "X", "--tier", "gold")
+    assert not Customer.objects.exists()
+
+
+def test_create_customer_refuses_a_tier_without_list_prices_unless_agreed_prices_are_given():
+    with pytest.raises(CommandError, match="no list prices for vhs single, vhs session"):
+        run("create_customer", "Hospital group", "--tier", "enterprise")
+    assert not Customer.objects.exists()
+
+    run(
+        "create_customer",
+        "Hospital group",
+        "--tier",
+        "enterprise",
+        "--price",
+        "vhs:single=1.10",
+        "--price",
+        "vhs:session=1.60",
+    )
+
+    group = Customer.objects.get(name="Hospital group")
+    assert (group.rate_for("vhs", "single"), group.rate_for("vhs", "session")) == (
+        Decimal("1.10"),
+        Decimal("1.60"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("price", "message"),
+    [
+        ("vhs=1.10", "expected PRODUCT:CALL_TYPE=USD"),
+        ("xray:single=1.10", "unknown product"),
+        ("vhs:batch=1.10", "call type is one of single, session"),
+        ("vhs:single=1.105", "at most two decimals"),
+        ("vhs:single=cheap", "expected PRODUCT:CALL_TYPE=USD"),
+    ],
+)
+def test_create_customer_refuses_a_malformed_price(price, message):
+    with pytest.raises(CommandError, match=message):
+        run("create_customer", "X", "--price", price)
     assert not Customer.objects.exists()
 
 
