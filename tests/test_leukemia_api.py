@@ -386,3 +386,33 @@ def test_every_leukemia_endpoint_is_in_the_openapi_schema_as_the_seed_spells_it(
     predict = schema["paths"]["/leukemia/predict"]["post"]
     assert "Base64Request" in str(predict["requestBody"])
     assert {"200", "400", "413", "429", "500", "503"} <= set(predict["responses"])
+
+
+# --- usage ---------------------------------------------------------------------------------------
+
+
+def test_a_call_with_an_api_key_is_recorded_for_its_customer_at_no_charge(client, cell_png):
+    from billing.models import UsageEvent
+
+    customer = Customer.objects.create(name="Haematology lab")
+    _, raw_key = ApiKey.issue(customer)
+
+    response = post_base64(client, {"image_base64": b64(cell_png)}, headers={"x-api-key": raw_key})
+
+    assert response.status_code == 200
+    assert "billing" not in response.json()  # the seed's envelope is unchanged
+    event = UsageEvent.objects.get()
+    assert (event.customer, event.product, event.endpoint) == (
+        customer,
+        "leukemia",
+        "/leukemia/predict",
+    )
+    assert event.reason == "classified"
+    assert event.rate is not None and event.rate == 0
+
+
+def test_an_anonymous_call_records_no_usage(client, cell_png):
+    from billing.models import UsageEvent
+
+    assert post_base64(client, {"image_base64": b64(cell_png)}).status_code == 200
+    assert not UsageEvent.objects.exists()

@@ -141,3 +141,29 @@ def test_its_section_is_in_the_api_schema(client, toy):
 
     assert "/toy/v1/predict" in schema["paths"]
     assert {"name": "toy", "description": toy.openapi_description} in schema["tags"]
+
+
+def test_a_worker_imports_no_training_phantom_or_evaluation_code(tmp_path):
+    """What serves is only what serves: training and phantoms stay out of a worker."""
+    import subprocess
+    import sys
+
+    script = (
+        "import django, sys; django.setup();"
+        "from inference import tasks; from inference.runtime import registry;"
+        "assert all(registry.load_all().values()), registry.statuses();"
+        "print([m for m in sys.modules if m.startswith('inference') and "
+        "(m.endswith(('.training', '.evaluation')) or '.phantoms' in m)])"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SECRET_KEY": "worker-imports-test",
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

@@ -67,7 +67,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, required=True, help="PNG or JPEG file to write.")
 
     def handle(self, product: str, out: Path, **options: Any) -> None:
-        phantoms = reference_models(product).phantoms()
+        phantoms = reference_models(product)[1].phantom_module()
         phantom = DRAWERS[product](phantoms, options)
         try:
             phantom.image.save(out)
