@@ -18,6 +18,8 @@ from pathlib import Path
 
 import environ
 
+from config.product_settings import product_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -35,6 +37,10 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or INSECURE_PLACEHOLDER_SECRET_KE
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# The products this platform serves: each package declares itself in its apps.py
+# (inference.runtime.product.ProductConfig); nothing else names a product.
+PRODUCT_APPS = ["inference.products.leukemia", "inference.products.vhs"]
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -51,6 +57,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "inference",
+    *PRODUCT_APPS,
 ]
 
 MIDDLEWARE = [
@@ -89,6 +96,17 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has no row locks (select_for_update is a no-op): a transaction that starts
+    # IMMEDIATE takes the write lock first, so concurrent billing decisions take turns instead
+    # of failing with "database is locked" when a reader tries to become a writer.  Waiting
+    # writers wait up to `timeout` seconds; WAL lets readers go on while one writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -179,7 +197,7 @@ CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 3
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 
-# JWTs for the chest X-ray API (POST /auth/token/ with a username and password).
+# JWTs for the JWT-authenticated products (POST /auth/token/ with a username and password).
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
@@ -188,10 +206,10 @@ SIMPLE_JWT = {
 
 # --- Billing and Stripe usage reporting ------------------------------------------------------
 
-# Unset: usage is recorded but not reported.  Set: billable events of customers with a Stripe
-# customer id are sent to the billing meter below, through the billing.tasks outbox.
+# Unset: usage is recorded but not reported.  Set: billable events above 0.00 of customers
+# with a Stripe customer id are sent, in cents, to their product's billing meter (its
+# ValueRule.meter_event), through the billing.tasks outbox.
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
-STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="vhs_measurement")
 # Only for tests and stripe-mock style servers; production uses Stripe's own address.
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
@@ -209,18 +227,11 @@ CELERY_BEAT_SCHEDULE = {
 MODEL_STORE = Path(env.str("MODEL_STORE", default=str(BASE_DIR / "models")))
 # "auto" picks cuda > mps > cpu; anything else ("cpu", "cuda:1") is used as given.
 INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="auto")
-# Products this deployment serves: name -> predictor class (see inference/runtime/predictor.py).
-INFERENCE_PRODUCTS = {
-    "leukemia": "inference.products.leukemia.predictor.LeukemiaPredictor",
-    "vhs": "inference.products.vhs.predictor.VhsPredictor",
-}
 # A pickled whole module runs arbitrary code when loaded; only files you trust as code.
 TRUST_PICKLED_MODELS = env.bool("TRUST_PICKLED_MODELS", default=False)
 # Micro-batching: a batch runs when full or when its first request has waited this long.
 INFERENCE_MAX_BATCH_SIZE = env.int("INFERENCE_MAX_BATCH_SIZE", default=16)
 INFERENCE_MAX_BATCH_WAIT_MS = env.float("INFERENCE_MAX_BATCH_WAIT_MS", default=5.0)
-# Hub repositories for `manage.py fetch_models` on deployments with network access.
-HF_REPO_LEUKEMIA = env.str("HF_REPO_LEUKEMIA", default="camlas/leukemia-HybridCN-NAS")
 
 # Input images: the most bytes and pixels accepted (more pixels is a decompression bomb).
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
@@ -239,31 +250,37 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_RATES": {
-        # The public leukemia API, per client IP; a valid x-api-key gets the keyed rate.
-        "leukemia_anon": env.str("LEUKEMIA_ANON_RATE", default="60/min"),
-        "leukemia_key": env.str("LEUKEMIA_KEY_RATE", default="6000/min"),
-    },
+    # Products declare their own throttle rates (ProductConfig.settings_defaults, below).
+    "DEFAULT_THROTTLE_RATES": {},
     # Clients behind this many proxies are told apart by X-Forwarded-For (0: REMOTE_ADDR).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Medical imaging AI platform",
+    # The products' own sections are added from their declarations (config.openapi).
     "DESCRIPTION": (
-        "One platform, three products: leukemia blood-cell classification (/leukemia/), "
-        "chest X-ray DICOM analysis (/cxr/) and veterinary cardiac VHS/VLAS measurement "
-        "(/vhs/v3/). Reference models are trained on synthetic phantoms and are not for "
-        "clinical use."
+        "One platform, several imaging-AI products, each under its own prefix. Reference "
+        "models are trained on synthetic phantoms and are not for clinical use."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["config.openapi.drop_trailing_slash_aliases"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.describe_products",
+    ],
     # Swagger UI's assets ship in drf-spectacular-sidecar: the docs page needs no network.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Product settings ----------------------------------------------------------------------
+# Each product declares its own knobs with defaults (ProductConfig.settings_defaults); any of
+# them can be set in the environment under the same name.
+
+globals().update(product_settings(env, PRODUCT_APPS))
 
 # --- Logging: one JSON object per line -----------------------------------------------------
 # Request lines come from config.request_log; nothing logs bodies, images or patient names
