@@ -408,7 +408,8 @@ def test_a_call_with_an_api_key_is_recorded_for_its_customer_at_no_charge(client
         "/leukemia/predict",
     )
     assert event.reason == "classified"
-    assert event.rate is not None and event.rate == 0
+    assert event.rate is not None
+    assert event.rate == 0
 
 
 def test_an_anonymous_call_records_no_usage(client, cell_png):

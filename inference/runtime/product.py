@@ -111,12 +111,6 @@ class ProductConfig(AppConfig):
     def urls(self) -> str:
         return f"{self.name}.urls"
 
-    def group(self, name: str) -> ModelGroup:
-        for group in self.model_groups:
-            if group.name == name:
-                return group
-        raise KeyError(f"{self.product} has no model group {name!r}")
-
     def setting(self, name: str) -> Any:
         """A product setting: ``settings.<NAME>`` when set, else the declared default."""
         from django.conf import settings

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inference.management.commands._products import add_product_argument, reference_models
 from inference.runtime.manifest import ManifestError, read_manifest, verify_file
+from inference.runtime.product import products
 from inference.runtime.serving import ProductRuntime
 
 
@@ -20,7 +21,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_product_argument(parser)
-        parser.add_argument("--n-per-class", type=int, default=500)
+        meanings = "; ".join(
+            f"{config.product}: {config.reference_models.n_meaning}"
+            for config in products()
+            if config.reference_models
+        )
+        parser.add_argument("--n-per-class", type=int, default=500, help=f"How many ({meanings}).")
         parser.add_argument("--seed", type=int, default=20261125)
         parser.add_argument(
             "--json", dest="as_json", action="store_true", help="Print the raw result as JSON."

@@ -24,7 +24,7 @@ PRODUCT = LeukemiaConfig.product
 async def classify(request: Request, image: CheckedImage) -> dict[str, Any]:
     """The worker's classification of ``image``; the call is recorded when it has a key."""
     (result,) = await run_items(PRODUCT, [image.item()])
-    await sync_to_async(settle, thread_sensitive=False)(request)
+    await sync_to_async(settle)(request)
     return result
 
 

@@ -71,7 +71,36 @@ def settle(
     """History and billing of one call, in one transaction (see the module docstring).
 
     A session call (batch, stream, PoP) bills on its best frame; a single call on its frame.
+    The whole transaction is retried after a transient failure (another writer's lock), so a
+    concurrent call never turns a measurement into a lost charge.
     """
+
+    def once() -> Settlement:
+        return _settle_once(
+            customer=customer,
+            api_key=api_key,
+            frames=frames,
+            call_type=call_type,
+            endpoint=endpoint,
+            uuid=uuid,
+            model_version=model_version,
+            request_id=request_id,
+        )
+
+    return engine.with_retries(once, what="settling a call")
+
+
+def _settle_once(
+    *,
+    customer: Customer,
+    api_key: ApiKey | None,
+    frames: list[FrameResult],
+    call_type: str,
+    endpoint: str,
+    uuid: str,
+    model_version: str,
+    request_id: str,
+) -> Settlement:
     summary = summarise(frames)
     best = frames[summary.best_index] if summary.best_index is not None else None
     result_code = summary.result_code if call_type == "session" else frames[0].result_code
