@@ -75,58 +75,36 @@ def settle(
     concurrent call never turns a measurement into a lost charge.
     """
 
-    def once() -> Settlement:
-        return _settle_once(
-            customer=customer,
-            api_key=api_key,
-            frames=frames,
-            call_type=call_type,
-            endpoint=endpoint,
-            uuid=uuid,
-            model_version=model_version,
-            request_id=request_id,
-        )
-
-    return engine.with_retries(once, what="settling a call")
-
-
-def _settle_once(
-    *,
-    customer: Customer,
-    api_key: ApiKey | None,
-    frames: list[FrameResult],
-    call_type: str,
-    endpoint: str,
-    uuid: str,
-    model_version: str,
-    request_id: str,
-) -> Settlement:
     summary = summarise(frames)
     best = frames[summary.best_index] if summary.best_index is not None else None
     result_code = summary.result_code if call_type == "session" else frames[0].result_code
-    with transaction.atomic():
-        past = history.previous_measurements(customer, uuid) if uuid else None
-        if uuid and best is not None:
-            history.record_measurement(
-                customer,
-                uuid,
-                best.vhs,
-                best.vlas,
-                best.result_code,
-                model_version,
-                request_id,
+
+    def once() -> Settlement:
+        with transaction.atomic():
+            past = history.previous_measurements(customer, uuid) if uuid else None
+            if uuid and best is not None:
+                history.record_measurement(
+                    customer,
+                    uuid,
+                    best.vhs,
+                    best.vlas,
+                    best.result_code,
+                    model_version,
+                    request_id,
+                )
+            decision = engine.record(
+                customer=customer,
+                api_key=api_key,
+                product=PRODUCT,
+                endpoint=endpoint,
+                call_type=call_type,
+                result_code=result_code,
+                patient_uuid=uuid,
+                request_id=request_id,
             )
-        decision = engine.record(
-            customer=customer,
-            api_key=api_key,
-            product=PRODUCT,
-            endpoint=endpoint,
-            call_type=call_type,
-            result_code=result_code,
-            patient_uuid=uuid,
-            request_id=request_id,
-        )
-    return Settlement(past, decision)
+        return Settlement(past, decision)
+
+    return engine.with_retries(once, what="settling a call")
 
 
 def as_json(body: dict[str, Any]) -> dict[str, Any]:
