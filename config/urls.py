@@ -4,13 +4,16 @@ Each declared product is mounted under its own prefix (``ProductConfig.url_prefi
 platform's own pages come first.
 """
 
+import re
+
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from config.health import HealthView
+from inference.api.views import UnknownPathView
 from inference.runtime.product import products
 
 PLATFORM_PATTERNS = [
@@ -25,10 +28,15 @@ PLATFORM_PATTERNS = [
 
 
 def build_urlpatterns() -> list:
-    """The platform's pages, then every declared product under its prefix."""
-    return PLATFORM_PATTERNS + [
-        path(config.url_prefix, include(config.urls)) for config in products()
-    ]
+    """The platform's pages, then every declared product under its prefix, where a path the
+    product does not serve is a JSON 404 in the product's envelope, never an HTML page."""
+    patterns = list(PLATFORM_PATTERNS)
+    for config in products():
+        patterns += [
+            path(config.url_prefix, include(config.urls)),
+            re_path(rf"^{re.escape(config.url_prefix)}", UnknownPathView.as_view()),
+        ]
+    return patterns
 
 
 urlpatterns = build_urlpatterns()

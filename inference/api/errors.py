@@ -85,6 +85,8 @@ def classify(exc: BaseException) -> ApiError:
         return ApiError(403, "UNAUTHENTICATED", first_message(exc.detail))
     if isinstance(exc, drf.UnsupportedMediaType):
         return ApiError(415, "UNSUPPORTED_MEDIA_TYPE", first_message(exc.detail))
+    if isinstance(exc, drf.NotFound):
+        return ApiError(404, "NOT_FOUND", first_message(exc.detail))
     if isinstance(exc, drf.MethodNotAllowed):
         return ApiError(405, "METHOD_NOT_ALLOWED", first_message(exc.detail))
     if isinstance(exc, drf.ParseError | SuspiciousOperation):

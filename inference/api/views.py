@@ -10,19 +10,46 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from adrf.views import APIView
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
 
 from inference.api.errors import ErrorEnvelope
+from inference.runtime.product import product_for_path
 
 
 class ProductView(APIView):
-    """Set ``envelope`` to the product's ``ErrorEnvelope``; every exception leaves through it."""
+    """Every exception leaves through the envelope of the product whose prefix the request is
+    under (its declaration's ``envelope``); ``envelope`` may name one explicitly instead."""
 
-    envelope: ClassVar[ErrorEnvelope]
+    envelope: ClassVar[ErrorEnvelope | None] = None
+
+    def error_envelope(self) -> ErrorEnvelope:
+        if self.envelope is not None:
+            return self.envelope
+        declaration = product_for_path(self.request.path)
+        if declaration is None:
+            raise LookupError(f"no product serves {self.request.path}")
+        return declaration.error_envelope()
 
     def get_exception_handler(self) -> Any:
-        envelope = self.envelope
+        envelope = self.error_envelope()
 
         def handler(exc: Exception, context: dict[str, Any]) -> Any:
             return envelope.response(exc, context.get("request"))
 
         return handler
+
+
+@extend_schema(exclude=True)
+class UnknownPathView(ProductView):
+    """Any path under a product's prefix that it does not serve: a 404 in its envelope."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+    async def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        raise NotFound(f"No endpoint at {request.path}")
+
+    post = put = patch = delete = head = get

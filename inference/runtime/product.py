@@ -83,6 +83,9 @@ class ProductConfig(AppConfig):
       step that composes the groups for one request; ``None`` for a product with one group,
       whose result is that group's.
     * ``value_rule``: what a call is worth (``billing.rules.ValueRule``).
+    * ``envelope``: dotted path of the product's ``inference.api.errors.ErrorEnvelope``
+      instance, which renders every error under ``url_prefix`` (views, unknown paths, and
+      what the platform refuses before a view runs).
     * ``reference_models``: the trainer and evaluator of its shipped models, or ``None``.
     * ``openapi_tag`` and ``openapi_description``: its section in ``/api/docs/``.
     * ``settings_defaults``: product settings (name -> value) a deployment may override in
@@ -98,6 +101,7 @@ class ProductConfig(AppConfig):
     model_groups: ClassVar[tuple[ModelGroup, ...]] = ()
     pipeline: ClassVar[str | None] = None
     value_rule: ClassVar[ValueRule]
+    envelope: ClassVar[str]
     reference_models: ClassVar[ReferenceModels | None] = None
     openapi_tag: ClassVar[str]
     openapi_description: ClassVar[str] = ""
@@ -111,6 +115,12 @@ class ProductConfig(AppConfig):
     def urls(self) -> str:
         return f"{self.name}.urls"
 
+    def error_envelope(self) -> Any:
+        """The product's ``ErrorEnvelope`` instance."""
+        from django.utils.module_loading import import_string
+
+        return import_string(self.envelope)
+
     def setting(self, name: str) -> Any:
         """A product setting: ``settings.<NAME>`` when set, else the declared default."""
         from django.conf import settings
@@ -121,6 +131,15 @@ class ProductConfig(AppConfig):
 def products() -> list[ProductConfig]:
     """Every declared product, in ``INSTALLED_APPS`` order."""
     return [config for config in apps.get_app_configs() if isinstance(config, ProductConfig)]
+
+
+def product_for_path(path: str) -> ProductConfig | None:
+    """The product whose URL prefix ``path`` lies under, or None."""
+    for config in products():
+        prefix = "/" + config.url_prefix.strip("/") + "/"
+        if path.startswith(prefix) or path == prefix.rstrip("/"):
+            return config
+    return None
 
 
 def product(name: str) -> ProductConfig:

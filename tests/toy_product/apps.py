@@ -20,5 +20,6 @@ class ToyConfig(ProductConfig):
         meter_event="toy_usage_cents",
         price_required=False,
     )
+    envelope = "tests.toy_product.views.ENVELOPE"
     openapi_tag = "toy"
     openapi_description = "A product that exists only in the test suite."

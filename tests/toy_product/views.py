@@ -25,6 +25,9 @@ class ToyEnvelope(ErrorEnvelope):
         return {"problem": error.code, "detail": error.message}
 
 
+ENVELOPE = ToyEnvelope()
+
+
 class PredictSerializer(serializers.Serializer):
     x = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2)
 
@@ -32,7 +35,6 @@ class PredictSerializer(serializers.Serializer):
 class PredictView(ProductView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated]
-    envelope = ToyEnvelope()
 
     async def post(self, request: Request) -> Response:
         validated = PredictSerializer(data=request.data)

@@ -33,6 +33,7 @@ class LeukemiaConfig(ProductConfig):
         evaluation="inference.products.leukemia.evaluation",
         phantoms="inference.phantoms.leukemia",
     )
+    envelope = "inference.products.leukemia.envelope.ENVELOPE"
     openapi_tag = "leukemia"
     openapi_description = "Leukemia blood-cell classification (seed 000): public, throttled per IP."
     settings_defaults = {

@@ -36,7 +36,6 @@ class LeukemiaView(ProductView):
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes = [LeukemiaRateThrottle]
-    envelope = envelope.ENVELOPE
 
     def refuse_oversized_body(self, request: Request) -> None:
         """A 413 from Content-Length alone, before the body is parsed."""

@@ -40,5 +40,6 @@ class VhsConfig(ProductConfig):
         phantoms="inference.phantoms.vhs",
         n_meaning="radiographs and as many non-radiographs",
     )
+    envelope = "inference.products.vhs.errors.ENVELOPE"
     openapi_tag = "vhs"
     openapi_description = "Veterinary cardiac VHS/VLAS measurement, API v3 (seed 002): x-api-key."

@@ -23,14 +23,13 @@ from accounts.authentication import ApiKeyAuthentication
 from billing import idempotency
 from inference.api.images import acheck_base64
 from inference.api.views import ProductView
-from inference.products.vhs import errors, health, responses, serializers, service
+from inference.products.vhs import health, responses, serializers, service
 
 
 class VhsView(ProductView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
-    envelope = errors.ENVELOPE
 
 
 class HealthView(VhsView):
