@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
     "accounts",
     "billing",
     "inference",
@@ -62,6 +63,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.request_log.RequestLogMiddleware",
+    # Before anything that can answer: a browser's preflight is answered here, before
+    # authentication, and every answer (errors too) carries the CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,6 +77,23 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+
+# --- Browsers calling the APIs (django-cors-headers) ---------------------------------------
+# Origins allowed to call the APIs from a browser, e.g. https://app.clinic.example; none by
+# default.  Credentials (cookies) are never sent cross-origin: the APIs authenticate with
+# x-api-key or a JWT in Authorization.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/(?!admin/|static/).*$"
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "x-api-key",
+    "idempotency-key",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
+CORS_PREFLIGHT_MAX_AGE = 3600
 ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import struct
 import zlib
 from datetime import datetime
@@ -97,7 +98,8 @@ def test_base64_prediction_returns_the_seed_envelope(client, cell_png):
     prediction = data["prediction"]
     assert set(prediction) == {"predicted_class", "confidence", "confidence_level", "description"}
     assert set(data["probabilities"]) == set(CLASSES)
-    assert sum(data["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    # Four probabilities of three decimals each (as the seed writes them) sum to 1 +/- 0.002.
+    assert sum(data["probabilities"].values()) == pytest.approx(1.0, abs=2e-3)
     assert prediction["confidence"] == max(data["probabilities"].values())
     assert prediction["predicted_class"] == max(
         data["probabilities"], key=data["probabilities"].get
@@ -280,14 +282,14 @@ def tight_rates(settings):
 
 def test_anonymous_callers_are_throttled_per_ip_with_retry_after(client, tight_rates):
     for _ in range(2):
-        assert client.get("/leukemia/health").status_code == 200
+        assert client.get("/leukemia/").status_code == 200
 
-    response = client.get("/leukemia/health")
+    response = client.get("/leukemia/")
 
     body = assert_error(response, 429, "RATE_LIMIT_EXCEEDED")
     assert int(response["Retry-After"]) > 0
     assert "x-api-key" in body["error"]
-    other_ip = client.get("/leukemia/health", REMOTE_ADDR="10.9.8.7")
+    other_ip = client.get("/leukemia/", REMOTE_ADDR="10.9.8.7")
     assert other_ip.status_code == 200
 
 
@@ -296,7 +298,7 @@ def test_a_valid_api_key_lifts_the_anonymous_limit(client, tight_rates):
     _, raw_key = ApiKey.issue(customer)
 
     statuses = [
-        client.get("/leukemia/health", headers={"x-api-key": raw_key}).status_code for _ in range(5)
+        client.get("/leukemia/", headers={"x-api-key": raw_key}).status_code for _ in range(5)
     ]
 
     assert statuses == [200] * 5
@@ -309,11 +311,19 @@ def test_an_invalid_or_revoked_key_counts_as_anonymous(client, tight_rates):
     api_key.save()
 
     statuses = [
-        client.get("/leukemia/health", headers={"x-api-key": key}).status_code
+        client.get("/leukemia/", headers={"x-api-key": key}).status_code
         for key in (raw_key, "mia_wrong", raw_key)
     ]
 
     assert statuses == [200, 200, 429]
+
+
+def test_health_is_never_throttled(client, tight_rates):
+    information = [client.get("/leukemia/").status_code for _ in range(3)]
+    health = [client.get("/leukemia/health").status_code for _ in range(5)]
+
+    assert information == [200, 200, 429]  # the other endpoints are throttled
+    assert health == [200] * 5
 
 
 # --- information and health -----------------------------------------------------------------------
@@ -417,3 +427,26 @@ def test_an_anonymous_call_records_no_usage(client, cell_png):
 
     assert post_base64(client, {"image_base64": b64(cell_png)}).status_code == 200
     assert not UsageEvent.objects.exists()
+
+
+# --- numbers and timestamps as the seed writes them ---------------------------------------------
+
+
+def test_confidence_and_probabilities_have_the_seeds_three_decimals(client, cell_png):
+    data = post_base64(client, {"image_base64": b64(cell_png)}).json()["data"]
+
+    numbers = [data["prediction"]["confidence"], *data["probabilities"].values()]
+    assert all(round(value, 3) == value for value in numbers)
+    assert any(value != round(value, 2) for value in numbers)  # not fewer decimals either
+
+
+def test_success_timestamps_have_microseconds_and_an_offset(client, cell_png):
+    body = post_base64(client, {"image_base64": b64(cell_png)}).json()
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", body["timestamp"])
+
+
+def test_error_timestamps_have_milliseconds_and_z(client):
+    body = post_base64(client, {}).json()
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", body["timestamp"])

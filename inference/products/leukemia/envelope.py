@@ -21,7 +21,13 @@ SERVICE_NAME = "Leukemia Classification API"
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
+    """Success and health documents: ``2025-06-11T10:30:45.123456+00:00``, as the seed shows."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def now_iso_z() -> str:
+    """Error documents: ``2025-06-11T10:30:45.123Z`` (milliseconds, ``Z``), as the seed shows."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def processing_time_ms(request: Any) -> float:
@@ -67,7 +73,7 @@ class LeukemiaEnvelope(ErrorEnvelope):
             "success": False,
             "error": error.message,
             "error_code": error.code,
-            "timestamp": now_iso(),
+            "timestamp": now_iso_z(),
             "api_version": API_VERSION,
             "processing_time_ms": processing_time_ms(request),
         }

@@ -20,6 +20,9 @@ from inference.products.leukemia.network import (
 )
 from inference.runtime.predictor import Predictor
 
+# The seed writes confidences and probabilities with three decimals (0.942).
+DECIMALS = 3
+
 
 class LeukemiaPredictor(Predictor):
     roles: ClassVar[tuple[str, ...]] = ("feature_extractor", "classifier", "scaler")
@@ -36,8 +39,11 @@ class LeukemiaPredictor(Predictor):
         return torch.softmax(self.classifier(self.scaler(self.extractor(batch))), dim=1)
 
     def postprocess(self, output: torch.Tensor, item: dict[str, Any]) -> dict[str, Any]:
-        probabilities = {name: float(p) for name, p in zip(CLASSES, output.tolist(), strict=True)}
-        predicted = max(probabilities, key=probabilities.__getitem__)
+        """Probabilities to three decimals, as the seed writes them; the level is read off
+        the rounded confidence, so the two a client sees always agree."""
+        values = output.tolist()
+        probabilities = {name: round(p, DECIMALS) for name, p in zip(CLASSES, values, strict=True)}
+        predicted = CLASSES[int(output.argmax())]
         confidence = probabilities[predicted]
         return {
             "prediction": {

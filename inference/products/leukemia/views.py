@@ -131,6 +131,9 @@ class InformationView(LeukemiaView):
 
 
 class HealthView(LeukemiaView):
+    # Health is never throttled: monitors and the seed's clients poll it whatever they sent.
+    throttle_classes: list = []
+
     @extend_schema(
         summary="Detailed health check and model status",
         responses={
