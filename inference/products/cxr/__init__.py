@@ -1,0 +1,1 @@
+"""Chest X-ray DICOM analysis (seed 001), mounted at ``/cxr/`` once its models ship."""
