@@ -8,12 +8,14 @@ refused.
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts import keys
 from accounts.models import ApiKey
@@ -84,9 +86,28 @@ class ApiKeyAuthentication(BaseAuthentication):
         return None
 
 
+# Messages, not secrets (ruff's S105 reads "TOKEN" as a password).
+TOKEN_MISSING = "Token missing"  # noqa: S105
+TOKEN_EXPIRED = "Token expired: get a new one from /auth/token/ or refresh it"  # noqa: S105
+TOKEN_INVALID = "Token invalid: send the access token from /auth/token/"  # noqa: S105
+
+
 class BareOrBearerJWTAuthentication(JWTAuthentication):
     """simplejwt, accepting a bare ``Authorization: <token>`` (as some seeds' clients send
-    it) as well as ``Authorization: Bearer <token>``."""
+    it) as well as ``Authorization: Bearer <token>``.
+
+    A bad token is refused with a message a client can act on (expired, or invalid) rather
+    than simplejwt's nested detail; a missing one is left to the permission, which answers
+    401 ``Token missing`` through the product's envelope.
+    """
+
+    def authenticate(self, request: Request) -> Any:
+        try:
+            return super().authenticate(request)
+        except InvalidToken as exc:
+            messages = exc.detail.get("messages", []) if isinstance(exc.detail, dict) else []
+            expired = any("expired" in str(entry.get("message", "")) for entry in messages)
+            raise AuthenticationFailed(TOKEN_EXPIRED if expired else TOKEN_INVALID) from exc
 
     def get_raw_token(self, header: bytes) -> bytes | None:
         parts = header.split()

@@ -137,3 +137,24 @@ def test_a_missing_or_bad_token_is_refused(client, header):
     headers = {} if header is None else {"Authorization": header}
 
     assert client.get("/jwt/whoami", headers=headers).status_code == 401
+
+
+def test_an_expired_token_is_refused_with_a_message_that_says_so(client, tokens):
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken(tokens["access"])
+    token.set_exp(lifetime=-timedelta(minutes=1))
+
+    response = client.get("/jwt/whoami", headers={"Authorization": str(token)})
+
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("Token expired")
+
+
+def test_a_malformed_token_is_refused_as_invalid(client):
+    response = client.get("/jwt/whoami", headers={"Authorization": "Bearer not.a.jwt"})
+
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("Token invalid")

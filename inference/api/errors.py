@@ -79,8 +79,10 @@ def classify(exc: BaseException) -> ApiError:
             {"Retry-After": str(wait)},
             wait,
         )
-    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+    if isinstance(exc, drf.NotAuthenticated):
         return ApiError(exc.status_code, "UNAUTHENTICATED", first_message(exc.detail))
+    if isinstance(exc, drf.AuthenticationFailed):
+        return ApiError(exc.status_code, "AUTHENTICATION_FAILED", first_message(exc.detail))
     if isinstance(exc, drf.PermissionDenied):
         return ApiError(403, "UNAUTHENTICATED", first_message(exc.detail))
     if isinstance(exc, drf.UnsupportedMediaType):

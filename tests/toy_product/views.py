@@ -19,7 +19,8 @@ from tests.toy_product.apps import ToyConfig
 
 
 class ToyEnvelope(ErrorEnvelope):
-    messages = {"UNAUTHENTICATED": "who are you?"}
+    messages = {"UNAUTHENTICATED": "who are you?", "AUTHENTICATION_FAILED": "who are you?"}
+    codes = {"AUTHENTICATION_FAILED": "UNAUTHENTICATED"}
 
     def body(self, error: ApiError, request: Any) -> dict[str, Any]:
         return {"problem": error.code, "detail": error.message}

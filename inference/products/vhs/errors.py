@@ -19,6 +19,7 @@ class VhsEnvelope(ErrorEnvelope):
         "NO_IMAGE_PROVIDED": "Missing required field: image",
         "PAYLOAD_TOO_LARGE": MAX_IMAGE_MESSAGE,
         "UNAUTHENTICATED": INVALID_API_KEY,
+        "AUTHENTICATION_FAILED": INVALID_API_KEY,
         "MODELS_NOT_LOADED": "Models not loaded",
         "IMAGE_UNUSABLE": "Invalid image: not a usable JPEG or PNG",
         "INFERENCE_TIMEOUT": "Prediction timed out",
@@ -27,7 +28,7 @@ class VhsEnvelope(ErrorEnvelope):
         "INTERNAL_SERVER_ERROR": "Internal server error",
     }
     # The seed answers every authentication failure with 403 (no WWW-Authenticate).
-    statuses = {"UNAUTHENTICATED": 403}
+    statuses = {"UNAUTHENTICATED": 403, "AUTHENTICATION_FAILED": 403}
 
     def body(self, error: ApiError, request: Any) -> dict[str, Any]:
         return {"error": error.message}
