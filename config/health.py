@@ -14,12 +14,19 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import connection
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inference import tasks
+from inference.api.fields import NamedChoiceField
 from inference.runtime import registry
 from inference.runtime.cluster import (
     CONTROL_TIMEOUT_SECONDS,
@@ -130,6 +137,42 @@ def platform_health(deep: bool = False) -> tuple[int, dict[str, Any]]:
     return (200 if not failing else 503), body
 
 
+@extend_schema_serializer(component_name="PlatformCheck")
+class CheckSerializer(serializers.Serializer):
+    """One check; besides ``ok`` each says what it measured (latency, mode, vendor, …)."""
+
+    ok = serializers.BooleanField()
+    error = serializers.CharField(required=False, help_text="Why it failed, in one line.")
+
+
+@extend_schema_serializer(component_name="PlatformChecks")
+class ChecksSerializer(serializers.Serializer):
+    database = CheckSerializer()
+    redis = CheckSerializer()
+    workers = CheckSerializer()
+    task_round_trip = CheckSerializer(required=False, help_text="Only with ?deep=1.")
+
+
+@extend_schema_serializer(component_name="PlatformProductReadiness")
+class ProductReadinessSerializer(serializers.Serializer):
+    loaded = serializers.BooleanField(help_text="Loaded on at least one answering worker.")
+    workers = serializers.DictField(help_text="Each answering worker's view of the product.")
+
+
+@extend_schema_serializer(component_name="PlatformHealth")
+class PlatformHealthSerializer(serializers.Serializer):
+    """``platform_health``'s document, the same for 200 and 503."""
+
+    status = NamedChoiceField(component_name="PlatformHealthStatus", choices=["ready", "not_ready"])
+    failing = serializers.ListField(
+        child=serializers.CharField(), help_text="Failing checks, and models:<product>."
+    )
+    checks = ChecksSerializer()
+    products = serializers.DictField(child=ProductReadinessSerializer())
+    model_store = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+
+
 class HealthView(APIView):
     """Readiness of the whole platform; see the module docstring."""
 
@@ -147,10 +190,15 @@ class HealthView(APIView):
             )
         ],
         responses={
-            200: OpenApiResponse(description="Ready: every check passed."),
-            503: OpenApiResponse(description="Not ready: `failing` names what is not."),
+            200: OpenApiResponse(
+                PlatformHealthSerializer, description="Ready: every check passed."
+            ),
+            503: OpenApiResponse(
+                PlatformHealthSerializer, description="Not ready: `failing` names what is not."
+            ),
         },
         tags=["platform"],
+        operation_id="platform_health",
     )
     def get(self, request: Request) -> Response:
         deep = request.query_params.get("deep", "").lower() in {"1", "true", "yes"}

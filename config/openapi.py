@@ -1,8 +1,115 @@
-"""Hooks that shape the OpenAPI schema served at /api/schema/."""
+"""Hooks and extensions that shape the OpenAPI schema served at /api/schema/.
+
+The schema documents every declared product (``describe_products``) and how a client
+authenticates: ``x-api-key`` (``ApiKeyAuth``) and a JWT bearer token (``JWTAuth``).  Both
+schemes are always declared, so Swagger UI's *Authorize* dialog can send either; an endpoint
+lists the ones it accepts in its ``security``.  These extensions are registered when this
+module is imported, which drf-spectacular does (for the hooks) before it inspects any view.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+
+API_KEY_SCHEME = "ApiKeyAuth"
+JWT_SCHEME = "JWTAuth"
+
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    API_KEY_SCHEME: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": "A customer's API key (`manage.py create_api_key`).",
+    },
+    JWT_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An access token from `POST /auth/token/`; "
+        "`Authorization: Bearer <token>` (a bare token is accepted too).",
+    },
+}
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """``accounts.authentication.ApiKeyAuthentication``: the ``x-api-key`` header."""
+
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = API_KEY_SCHEME
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return SECURITY_SCHEMES[API_KEY_SCHEME]
+
+
+class JwtScheme(OpenApiAuthenticationExtension):
+    """``accounts.authentication.BareOrBearerJWTAuthentication``: a bearer JWT."""
+
+    target_class = "accounts.authentication.BareOrBearerJWTAuthentication"
+    name = JWT_SCHEME
+    # Above drf-spectacular's own simplejwt extension, which would name it ``jwtAuth``.
+    priority = 1
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return SECURITY_SCHEMES[JWT_SCHEME]
+
+
+# --- /auth/token/ and /auth/token/refresh/ (simplejwt's views, DRF's error bodies) -------------
+
+AUTH_FAILED = OpenApiResponse(
+    inline_serializer(
+        "AuthFailed",
+        {"detail": serializers.CharField(), "code": serializers.CharField(required=False)},
+    ),
+    description="Wrong credentials, or an invalid or expired refresh token.",
+)
+AUTH_INVALID = OpenApiResponse(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "example": {"username": ["This field is required."]},
+    },
+    description="Missing or invalid fields: each field's messages.",
+)
+
+
+def _documented_token_view(view: type, operation_id: str, summary: str) -> type:
+    """``view`` with every status it answers documented (drf-spectacular knows only 200)."""
+
+    class Documented(view):  # type: ignore[misc, valid-type]
+        @extend_schema(
+            summary=summary,
+            operation_id=operation_id,
+            responses={
+                200: view.serializer_class or view().get_serializer_class(),
+                400: AUTH_INVALID,
+                401: AUTH_FAILED,
+            },
+            tags=["auth"],
+        )
+        def post(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().post(request, *args, **kwargs)
+
+    return Documented
+
+
+class TokenObtainPairViewSchema(OpenApiViewExtension):
+    target_class = "rest_framework_simplejwt.views.TokenObtainPairView"
+
+    def view_replacement(self) -> type:
+        return _documented_token_view(self.target_class, "auth_token", "Obtain a JWT pair")
+
+
+class TokenRefreshViewSchema(OpenApiViewExtension):
+    target_class = "rest_framework_simplejwt.views.TokenRefreshView"
+
+    def view_replacement(self) -> type:
+        return _documented_token_view(
+            self.target_class, "auth_token_refresh", "Refresh a JWT access token"
+        )
 
 
 def drop_trailing_slash_aliases(endpoints: list[tuple[str, Any, str, Any]], **_: Any) -> list:
@@ -13,6 +120,15 @@ def drop_trailing_slash_aliases(endpoints: list[tuple[str, Any, str, Any]], **_:
         for endpoint in endpoints
         if not (endpoint[0].endswith("/") and endpoint[0].rstrip("/") in paths)
     ]
+
+
+def declare_security_schemes(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Every scheme in ``components.securitySchemes``, used by an endpoint yet or not: the docs
+    page offers them all, and an endpoint's ``security`` may name one explicitly."""
+    schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
+    for name, definition in SECURITY_SCHEMES.items():
+        schemes.setdefault(name, definition)
+    return result
 
 
 def describe_products(result: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -289,8 +289,11 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["config.openapi.drop_trailing_slash_aliases"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.declare_security_schemes",
         "config.openapi.describe_products",
     ],
+    # Swagger UI keeps an x-api-key or JWT typed into "Authorize" across reloads.
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     # Swagger UI's assets ship in drf-spectacular-sidecar: the docs page needs no network.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

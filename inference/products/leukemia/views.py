@@ -67,12 +67,9 @@ async def _classify(request: Request, image: CheckedImage) -> Response:
     )
 
 
-_ERRORS = {
-    400: serializers.ErrorSerializer,
-    413: serializers.ErrorSerializer,
-    429: OpenApiResponse(serializers.ErrorSerializer, description="Rate limited; see Retry-After"),
-    500: serializers.ErrorSerializer,
-    503: OpenApiResponse(serializers.ErrorSerializer, description="Models not loaded"),
+_PREDICT_RESPONSES = {
+    200: serializers.PredictionEnvelopeSerializer,
+    **serializers.error_responses(400, 413, 415, 429, 500, 503, 504),
 }
 
 
@@ -86,8 +83,10 @@ class PredictBase64View(LeukemiaView):
             "prefix is accepted."
         ),
         request=serializers.Base64RequestSerializer,
-        responses={200: serializers.PredictionEnvelopeSerializer, **_ERRORS},
+        responses=_PREDICT_RESPONSES,
+        auth=serializers.OPTIONAL_API_KEY,
         tags=["leukemia"],
+        operation_id="leukemia_predict",
     )
     async def post(self, request: Request) -> Response:
         self.refuse_oversized_body(request)
@@ -105,8 +104,10 @@ class PredictUploadView(LeukemiaView):
         summary="Predict from an uploaded image file",
         description="Multipart form with the image in `file`; JPEG or PNG, at most 10 MB.",
         request={"multipart/form-data": serializers.UploadRequestSerializer},
-        responses={200: serializers.PredictionEnvelopeSerializer, **_ERRORS},
+        responses=_PREDICT_RESPONSES,
+        auth=serializers.OPTIONAL_API_KEY,
         tags=["leukemia"],
+        operation_id="leukemia_predict_upload",
     )
     async def post(self, request: Request) -> Response:
         self.refuse_oversized_body(request)
@@ -123,8 +124,14 @@ class PredictUploadView(LeukemiaView):
 class InformationView(LeukemiaView):
     @extend_schema(
         summary="API information and status",
-        responses={200: serializers.InformationSerializer},
+        description="The service, its classes, confidence levels, endpoints and limits.",
+        responses={
+            200: serializers.InformationSerializer,
+            **serializers.error_responses(429, 500),
+        },
+        auth=serializers.OPTIONAL_API_KEY,
         tags=["leukemia"],
+        operation_id="leukemia_information",
     )
     async def get(self, request: Request) -> Response:
         return Response(await sync_to_async(api_information, thread_sensitive=False)())
@@ -136,11 +143,15 @@ class HealthView(LeukemiaView):
 
     @extend_schema(
         summary="Detailed health check and model status",
+        description="200 when a worker has the three models loaded, 503 otherwise (with "
+        "`reason`). Never throttled.",
         responses={
             200: serializers.HealthSerializer,
             503: OpenApiResponse(serializers.HealthSerializer, description="Models not loaded"),
+            **serializers.error_responses(500),
         },
         tags=["leukemia"],
+        operation_id="leukemia_health",
     )
     async def get(self, request: Request) -> Response:
         document = await sync_to_async(health_document, thread_sensitive=False)()

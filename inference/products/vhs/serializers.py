@@ -1,25 +1,30 @@
 """Request and response shapes of the VHS API v3: the request serializer validates (with the
-seed's exact messages) and every serializer documents the OpenAPI schema (/api/docs/)."""
+seed's exact messages) and every serializer documents the OpenAPI schema (/api/docs/).
+
+Every component is named ``Vhs…``: another product's ``Error`` or ``Health`` is another shape,
+and one schema documents every product.  ``POST /v3/predict`` answers 200 with one of three
+documents (``PREDICT_RESPONSE``): a single image, a rejected single image, or a batch.
+"""
 
 from typing import Any
 
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
+from inference.api.fields import Base64Field, NamedChoiceField, TextField
 from inference.products.vhs.geometry import LANDMARKS
 
 MAX_BATCH = 10
 MAX_UUID_LENGTH = 128
 NOT_A_STRING = "Images must be base64-encoded strings"
 MISSING_IMAGE = "Missing required field: image"
-
-
-class StrictCharField(serializers.CharField):
-    """A string, and only a string: DRF's CharField would turn ``5`` into ``"5"``."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+CONFIDENCES = ["optimal", "good", "review"]
+REJECTION_REASONS = ["not_a_valid_radiograph"]
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -31,19 +36,19 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+@extend_schema_serializer(component_name="VhsPredictRequest")
 class PredictRequestSerializer(serializers.Serializer):
     default_error_messages = {"invalid": "Request body must be a JSON object"}
 
-    image = StrictCharField(
+    image = Base64Field(
         required=False,
         allow_null=True,
         allow_blank=True,
-        trim_whitespace=False,
         error_messages={"invalid": NOT_A_STRING},
         help_text="Base64 JPEG or PNG, at most 10 MB.",
     )
     images = serializers.ListField(
-        child=StrictCharField(trim_whitespace=False, error_messages={"invalid": NOT_A_STRING}),
+        child=Base64Field(error_messages={"invalid": NOT_A_STRING}),
         required=False,
         allow_empty=False,
         max_length=MAX_BATCH,
@@ -55,7 +60,7 @@ class PredictRequestSerializer(serializers.Serializer):
         },
         help_text=f"Batch mode: up to {MAX_BATCH} base64 images (use instead of image).",
     )
-    uuid = StrictCharField(
+    uuid = TextField(
         required=False,
         allow_null=True,
         allow_blank=True,
@@ -64,7 +69,7 @@ class PredictRequestSerializer(serializers.Serializer):
             "invalid": f"uuid must be a string of at most {MAX_UUID_LENGTH} characters",
             "max_length": f"uuid must be a string of at most {MAX_UUID_LENGTH} characters",
         },
-        help_text="Patient identifier: history and the 24 h recheck grace.",
+        help_text="Patient identifier: history and the 24 h recheck grace. No control characters.",
     )
     render = StrictBooleanField(
         required=False,
@@ -91,61 +96,111 @@ class PredictRequestSerializer(serializers.Serializer):
         }
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 2,
+            "items": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+        },
+        "example": [["2026-03-27", 11.38]],
+    }
+)
+class HistoryField(serializers.ListField):
+    """``[[date, value], ...]``: earlier measurements of the patient, oldest first."""
+
+
+@extend_schema_serializer(component_name="VhsLandmark")
 class LandmarkSerializer(serializers.Serializer):
-    x = serializers.FloatField()
-    y = serializers.FloatField()
+    x = serializers.FloatField(help_text="0 to 1, from the left edge.")
+    y = serializers.FloatField(help_text="0 to 1, from the top edge.")
     # "class" is a Python keyword: declared through the field map below.
 
 
-LandmarkSerializer._declared_fields["class"] = serializers.ChoiceField(choices=LANDMARKS)
+LandmarkSerializer._declared_fields["class"] = NamedChoiceField(
+    component_name="VhsLandmarkClass", choices=LANDMARKS
+)
 
 
+@extend_schema_serializer(component_name="VhsBilling")
 class BillingSerializer(serializers.Serializer):
     billable = serializers.BooleanField()
-    reason = serializers.ChoiceField(
-        choices=["valid_vhs", "no_valid_vhs", "recheck_24h", "billing_error"]
+    reason = NamedChoiceField(
+        component_name="VhsBillingReason",
+        choices=["valid_vhs", "no_valid_vhs", "recheck_24h", "billing_error"],
     )
-    call_type = serializers.ChoiceField(choices=["single", "session"], required=False)
+    call_type = NamedChoiceField(
+        component_name="VhsCallType", choices=["single", "session"], required=False
+    )
     monthly_usage = serializers.IntegerField()
     tier = serializers.CharField()
-    rate = serializers.FloatField(required=False)
+    rate = serializers.FloatField(required=False, help_text="Charged, in dollars.")
 
 
+@extend_schema_serializer(component_name="VhsSingleResponse")
 class SingleResponseSerializer(serializers.Serializer):
+    """One image that was accepted as a radiograph (result codes 0 to 5)."""
+
     vhs = serializers.FloatField(allow_null=True)
     vlas = serializers.FloatField(allow_null=True)
-    prediction = LandmarkSerializer(many=True, required=False)
+    prediction = LandmarkSerializer(many=True)
     result_code = serializers.IntegerField()
     result_description = serializers.CharField()
-    model_confidence = serializers.ChoiceField(
-        choices=["optimal", "good", "review"], required=False
-    )
-    spread = serializers.FloatField(required=False)
-    pop_detected = serializers.BooleanField(required=False)
+    model_confidence = NamedChoiceField(component_name="VhsConfidence", choices=CONFIDENCES)
+    spread = serializers.FloatField(allow_null=True)
+    pop_detected = serializers.BooleanField()
     model_version = serializers.CharField()
-    rendered_image = serializers.CharField(required=False)
-    historic_vhs = serializers.ListField(allow_null=True, required=False)
-    historic_vlas = serializers.ListField(allow_null=True, required=False)
-    classifier_confidence = serializers.FloatField(required=False)
-    rejected = serializers.BooleanField(required=False)
-    rejection_reason = serializers.CharField(required=False)
+    rendered_image = serializers.CharField(
+        required=False, help_text="Only with render: true; in the input's format."
+    )
+    historic_vhs = HistoryField(allow_null=True, help_text="null without a uuid.")
+    historic_vlas = HistoryField(allow_null=True, help_text="null without a uuid.")
     billing = BillingSerializer()
 
 
+@extend_schema_serializer(component_name="VhsRejectionResponse")
+class RejectionResponseSerializer(serializers.Serializer):
+    """One image refused as not a radiograph (result code 6): never billed, and without the
+    fields that have no meaning for it (prediction, confidence, spread, history, …)."""
+
+    classifier_confidence = serializers.FloatField(
+        help_text="How sure the classifier is that this is not a radiograph."
+    )
+    model_version = serializers.CharField()
+    rejected = serializers.BooleanField()
+    rejection_reason = NamedChoiceField(
+        component_name="VhsRejectionReason", choices=REJECTION_REASONS
+    )
+    result_code = serializers.IntegerField(min_value=6, max_value=6)
+    result_description = serializers.CharField()
+    vhs = serializers.FloatField(allow_null=True, help_text="Always null.")
+    vlas = serializers.FloatField(allow_null=True, help_text="Always null.")
+    billing = BillingSerializer()
+
+
+@extend_schema_serializer(component_name="VhsPerPhoto")
 class PerPhotoSerializer(serializers.Serializer):
     vhs = serializers.FloatField(allow_null=True)
     vlas = serializers.FloatField(allow_null=True)
     spread = serializers.FloatField(allow_null=True)
-    model_confidence = serializers.CharField()
+    model_confidence = NamedChoiceField(component_name="VhsConfidence", choices=CONFIDENCES)
     landmarks_detected = serializers.BooleanField()
     axes_perpendicular = serializers.BooleanField()
     pop_detected = serializers.BooleanField(required=False)
+    rendered_image = serializers.CharField(required=False)
     rejected = serializers.BooleanField(required=False)
-    rejection_reason = serializers.CharField(required=False)
+    rejection_reason = NamedChoiceField(
+        component_name="VhsRejectionReason", choices=REJECTION_REASONS, required=False
+    )
     classifier_confidence = serializers.FloatField(required=False)
 
 
+@extend_schema_serializer(component_name="VhsBatchResponse")
 class BatchResponseSerializer(serializers.Serializer):
+    """A batch (``images``): the best frame's measurement, statistics, one entry per image."""
+
     vhs = serializers.FloatField(allow_null=True)
     vlas = serializers.FloatField(allow_null=True)
     best_photo_index = serializers.IntegerField(allow_null=True)
@@ -155,25 +210,58 @@ class BatchResponseSerializer(serializers.Serializer):
     median_vlas = serializers.FloatField(allow_null=True)
     vhs_std = serializers.FloatField(allow_null=True)
     vlas_std = serializers.FloatField(allow_null=True)
-    vhs_confidence = serializers.CharField()
-    vlas_confidence = serializers.CharField()
+    vhs_confidence = NamedChoiceField(component_name="VhsConfidence", choices=CONFIDENCES)
+    vlas_confidence = NamedChoiceField(component_name="VhsConfidence", choices=CONFIDENCES)
     n_photos_processed = serializers.IntegerField()
     n_photos_with_landmarks = serializers.IntegerField()
     processing_started = serializers.BooleanField()
     per_photo = PerPhotoSerializer(many=True)
-    historic_vhs = serializers.ListField(allow_null=True)
-    historic_vlas = serializers.ListField(allow_null=True)
+    historic_vhs = HistoryField(allow_null=True)
+    historic_vlas = HistoryField(allow_null=True)
     model_version = serializers.CharField()
     billing = BillingSerializer()
 
 
+#: ``POST /v3/predict``'s 200: exactly one of the three documents (each has a field the
+#: others lack: ``prediction``, ``rejected``, ``per_photo``).
+PREDICT_RESPONSE = PolymorphicProxySerializer(
+    component_name="VhsPredictResponse",
+    serializers=[SingleResponseSerializer, RejectionResponseSerializer, BatchResponseSerializer],
+    resource_type_field_name=None,
+)
+
+
+@extend_schema_serializer(component_name="VhsError")
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
+@extend_schema_serializer(component_name="VhsHealth")
 class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["healthy", "degraded"])
+    status = NamedChoiceField(component_name="VhsHealthStatus", choices=["healthy", "degraded"])
     models_loaded = serializers.IntegerField()
     pop_models_loaded = serializers.IntegerField()
     pop_pipeline_enabled = serializers.BooleanField()
     model_version = serializers.CharField(allow_null=True)
+
+
+#: What each error status means on this API (seed 002's table, and what the platform adds).
+ERROR_MEANINGS = {
+    400: "Missing or invalid fields (named in `error`), an unusable image, or malformed JSON.",
+    403: "Missing or invalid `x-api-key`.",
+    409: "A request with this `Idempotency-Key` is still being processed; retry shortly.",
+    413: "An image over 10 MB, or a request body over the limit.",
+    415: "The body is not `application/json`.",
+    422: "This `Idempotency-Key` was used with a different body, or is not a valid key.",
+    500: "Internal server error.",
+    503: "Models not loaded.",
+    504: "The prediction did not finish in time; retry.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The ``{"error": ...}`` document for each of ``statuses``, with what it means."""
+    return {
+        status: OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[status])
+        for status in statuses
+    }

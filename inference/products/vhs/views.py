@@ -35,8 +35,11 @@ class VhsView(ProductView):
 class HealthView(VhsView):
     @extend_schema(
         summary="Service health check (not billed)",
-        responses={200: serializers.HealthSerializer, 403: serializers.ErrorSerializer},
+        description="What the workers report of the VHS models: `models_loaded` counts the "
+        "landmark ensemble's loaded members. Needs `x-api-key`; never billed.",
+        responses={200: serializers.HealthSerializer, **serializers.error_responses(403, 500)},
         tags=["vhs"],
+        operation_id="vhs_health",
     )
     async def get(self, request: Request) -> Response:
         return Response(await sync_to_async(health.health_document, thread_sensitive=False)())
@@ -45,6 +48,10 @@ class HealthView(VhsView):
 class PredictView(VhsView):
     @extend_schema(
         summary="Single or batch image prediction (billed on a valid VHS)",
+        description="Send `image` (one base64 JPEG or PNG) or `images` (a batch of up to 10), "
+        "with an optional patient `uuid` and `render`. Billed once per call, and only when "
+        "it returns a valid VHS (result codes 1 to 4); a recheck of the same patient within "
+        "24 h is free.",
         request=serializers.PredictRequestSerializer,
         parameters=[
             OpenApiParameter(
@@ -56,19 +63,15 @@ class PredictView(VhsView):
         ],
         responses={
             200: OpenApiResponse(
-                serializers.SingleResponseSerializer,
-                description="Single image; a batch answers with the batch shape "
-                "(see BatchResponse in the schema).",
+                serializers.PREDICT_RESPONSE,
+                description="One of three documents: `VhsSingleResponse` for `image`, "
+                "`VhsRejectionResponse` when that image is not a radiograph (result_code 6, "
+                "never billed), `VhsBatchResponse` for `images`.",
             ),
-            400: serializers.ErrorSerializer,
-            403: serializers.ErrorSerializer,
-            409: serializers.ErrorSerializer,
-            413: serializers.ErrorSerializer,
-            422: serializers.ErrorSerializer,
-            500: serializers.ErrorSerializer,
-            503: serializers.ErrorSerializer,
+            **serializers.error_responses(400, 403, 409, 413, 415, 422, 500, 503, 504),
         },
         tags=["vhs"],
+        operation_id="vhs_predict",
     )
     async def post(self, request: Request) -> Response:
         validated = serializers.PredictRequestSerializer(data=request.data)

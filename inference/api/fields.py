@@ -1,0 +1,91 @@
+"""Request fields every product's serializers share.
+
+``TextField`` is for text that is stored, logged or compared: a patient identifier, a name.
+It takes a JSON string only (DRF's ``CharField`` would turn ``5`` into ``"5"``) and refuses
+control characters (Unicode category ``Cc``: NUL, line breaks, tabs, escape, DEL, C1) and
+lone surrogates, with a 400 that names the field.  PostgreSQL cannot store NUL in a text
+column (a ``DataError``, which would be a 500) and SQLite stores it as given, so the check
+belongs to the request, identical on both databases; the other control characters would
+corrupt exports, logs and terminals without ever being part of an identifier.
+
+``Base64Field`` is for an encoded image: a string, never trimmed, and not checked as text:
+base64 may legitimately be wrapped with line breaks, and its decoding checks it
+(``inference.api.images``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from rest_framework import serializers
+
+#: Categories refused in text: control characters and unpaired UTF-16 surrogates.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
+
+
+def has_control_characters(value: str) -> bool:
+    """Whether ``value`` holds a character that has no place in stored text."""
+    return any(unicodedata.category(character) in REFUSED_CATEGORIES for character in value)
+
+
+class StrictStringField(serializers.CharField):
+    """A JSON string, and only a string."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Base64Field(StrictStringField):
+    """An encoded image: a string kept exactly as sent (see the module docstring)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+
+class TextField(StrictStringField):
+    """Stored text: a string without control characters (see the module docstring).
+
+    The refusal reads ``"<field> must not contain control characters"``; a product may
+    word it differently through ``error_messages={"control_characters": ...}``, where
+    ``{field}`` is replaced by the field's name.
+    """
+
+    default_error_messages = {"control_characters": "{field} must not contain control characters"}
+
+    def to_internal_value(self, data: Any) -> str:
+        # Checked before trimming: a trailing line break is refused, not silently removed.
+        if isinstance(data, str) and has_control_characters(data):
+            self.fail("control_characters", field=self.field_name or "text")
+        return super().to_internal_value(data)
+
+
+class NamedChoiceField(serializers.ChoiceField):
+    """A response field whose choices are one named enum in the schema.
+
+    drf-spectacular names an enum after the property (``model_confidence`` becomes
+    ``ModelConfidenceEnum``), so one choice set under several properties (a single image's
+    ``model_confidence``, a batch's ``vhs_confidence``) gets several names and a warning.
+    This names it once, as ``component_name``, wherever it is used.
+    """
+
+    def __init__(self, *, component_name: str, **kwargs: Any) -> None:
+        self.component_name = component_name
+        super().__init__(**kwargs)
+
+
+class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
+    """The schema of a ``NamedChoiceField``: a reference to its own enum component."""
+
+    target_class = NamedChoiceField
+    match_subclasses = True
+
+    def get_name(self) -> str:
+        return self.target.component_name
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.target.choices)}
