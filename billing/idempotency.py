@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Customer
 from billing.models import IdempotentRequest
+from inference.api.fields import has_control_characters
 
 KEY_LIFETIME = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -56,6 +57,9 @@ def begin(customer: Customer, key: str, endpoint: str, body: bytes) -> StoredRes
     """None: process the request (and call ``finish``). A response: send it again."""
     if not key or len(key) > MAX_KEY_LENGTH:
         raise IdempotencyError(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+    if has_control_characters(key):
+        # PostgreSQL cannot store NUL (a DataError, a 500); refused like any invalid key.
+        raise IdempotencyError("Idempotency-Key must not contain control characters")
     request_hash = fingerprint(endpoint, body)
     IdempotentRequest.objects.filter(
         customer=customer, key=key, created_at__lt=timezone.now() - KEY_LIFETIME
