@@ -5,7 +5,9 @@ is checked by ``tests/schema_check.py``; its own behaviour is tested at the end.
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 
 import pytest
 from django.http import HttpResponse, JsonResponse
@@ -101,6 +103,18 @@ def test_predictions_document_the_errors_they_can_answer(schema):
 
     assert STATUSES_OF_A_PREDICTION | {"403", "409", "415", "422"} <= vhs
     assert STATUSES_OF_A_PREDICTION | {"415", "429"} <= leukemia
+
+
+def test_the_leukemia_error_code_enum_lists_every_code_its_envelope_can_answer(schema):
+    """A code missing from the enum would be a response the schema (and a typed client's
+    enum) refuses: every platform code, as the envelope renames it, must be listed."""
+    from inference.api import errors
+    from inference.products.leukemia.envelope import ENVELOPE
+
+    platform_codes = set(re.findall(r'"([A-Z][A-Z_]+)"', inspect.getsource(errors)))
+    answered = {ENVELOPE.codes.get(code, code) for code in platform_codes}
+
+    assert answered - set(schema["components"]["schemas"]["LeukemiaErrorCode"]["enum"]) == set()
 
 
 def test_api_key_and_jwt_bearer_are_declared_security_schemes(schema):

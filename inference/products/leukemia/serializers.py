@@ -26,6 +26,7 @@ ERROR_CODES = [
     "METHOD_NOT_ALLOWED",
     "RATE_LIMIT_EXCEEDED",
     "MODELS_NOT_LOADED",
+    "SERVER_BUSY",
     "INFERENCE_TIMEOUT",
     "INTERNAL_SERVER_ERROR",
 ]
@@ -152,7 +153,7 @@ ERROR_MEANINGS = {
     415: "UNSUPPORTED_MEDIA_TYPE: another content type than this endpoint's.",
     429: "RATE_LIMIT_EXCEEDED: see Retry-After, or send a valid x-api-key.",
     500: "INTERNAL_SERVER_ERROR.",
-    503: "MODELS_NOT_LOADED: AI models not initialized.",
+    503: "MODELS_NOT_LOADED (AI models not initialized), or SERVER_BUSY (see Retry-After).",
     504: "INFERENCE_TIMEOUT: the prediction did not finish in time; retry.",
 }
 

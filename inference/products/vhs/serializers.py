@@ -254,7 +254,7 @@ ERROR_MEANINGS = {
     415: "The body is not `application/json`.",
     422: "This `Idempotency-Key` was used with a different body, or is not a valid key.",
     500: "Internal server error.",
-    503: "Models not loaded.",
+    503: "Models not loaded, or the server is busy with other images (see Retry-After).",
     504: "The prediction did not finish in time; retry.",
 }
 
