@@ -28,7 +28,8 @@ if settings.CELERY_TASK_ALWAYS_EAGER:
 
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimitMiddleware(django_asgi_app, settings.MAX_REQUEST_BODY_BYTES),
+        # Each endpoint's body limit (config.body_limit), checked before Django reads a byte.
+        "http": BodySizeLimitMiddleware(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

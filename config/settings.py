@@ -156,12 +156,19 @@ STORAGES = {
 }
 
 # --- Upload limits ----------------------------------------------------------------------
-# The largest accepted request body.  Products check their own, smaller image limits; this
-# is the outer bound that turns an oversized body into a 413 before it is read
-# (config.body_limit, at the ASGI layer; Django's own check covers non-file bodies again).
+# Every request body is limited before Django reads it (config.body_limit, at the ASGI
+# layer): an endpoint that takes images declares its limit from its contract (its view's
+# body_limit, computed from IMAGE_MAX_BYTES: inference.api.limits); every other path is
+# limited to MAX_REQUEST_BODY_BYTES.  Django's own check is one number for every path, which
+# would have to admit the largest legal body everywhere, so it is off.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=50 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = None
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+# Decoded pixels one process (a worker, or the web process in eager mode) holds at once, as
+# Pillow stores them (an RGB pixel takes 4 bytes: a 40-megapixel image is 160 MB).  A decode
+# that does not fit waits up to DECODED_PIXELS_WAIT_SECONDS, then the request is a 503.
+DECODED_PIXELS_MAX_BYTES = env.int("DECODED_PIXELS_MAX_BYTES", default=1024 * 1024 * 1024)
+DECODED_PIXELS_WAIT_SECONDS = env.float("DECODED_PIXELS_WAIT_SECONDS", default=10.0)
 
 # --- Redis: broker, result backend, cache and channel layer -------------------------------
 

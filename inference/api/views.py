@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 
 from inference.api.errors import ErrorEnvelope
+from inference.api.limits import BodyLimit
 from inference.runtime.product import product_for_path
 
 
@@ -23,6 +24,9 @@ class ProductView(APIView):
     under (its declaration's ``envelope``); ``envelope`` may name one explicitly instead."""
 
     envelope: ClassVar[ErrorEnvelope | None] = None
+    #: What the endpoint's body may carry (``inference.api.limits``); ``config.body_limit``
+    #: refuses a larger body before Django reads it.  None: ``MAX_REQUEST_BODY_BYTES``.
+    body_limit: ClassVar[BodyLimit | None] = None
 
     def error_envelope(self) -> ErrorEnvelope:
         if self.envelope is not None:

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from inference.api.images import CheckedImage, acheck_base64, acheck_bytes
+from inference.api.limits import Base64Images, UploadedImages
 from inference.api.views import ProductView
 from inference.imaging.decoding import ImageTooLarge, NoImage
 from inference.products.leukemia import envelope, serializers, service
@@ -75,6 +76,7 @@ _PREDICT_RESPONSES = {
 
 class PredictBase64View(LeukemiaView):
     parser_classes = [JSONParser]
+    body_limit = Base64Images(1)
 
     @extend_schema(
         summary="Predict from a base64-encoded image",
@@ -99,6 +101,7 @@ class PredictBase64View(LeukemiaView):
 
 class PredictUploadView(LeukemiaView):
     parser_classes = [MultiPartParser]
+    body_limit = UploadedImages(1)
 
     @extend_schema(
         summary="Predict from an uploaded image file",

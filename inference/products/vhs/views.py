@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from accounts.authentication import ApiKeyAuthentication
 from billing import idempotency
 from inference.api.images import acheck_base64
+from inference.api.limits import Base64Images
 from inference.api.views import ProductView
 from inference.products.vhs import health, responses, serializers, service
 
@@ -46,6 +47,9 @@ class HealthView(VhsView):
 
 
 class PredictView(VhsView):
+    # Ten base64 images of 10 MB each, and the JSON around them (docs/vhs.md, Limits).
+    body_limit = Base64Images(serializers.MAX_BATCH)
+
     @extend_schema(
         summary="Single or batch image prediction (billed on a valid VHS)",
         description="Send `image` (one base64 JPEG or PNG) or `images` (a batch of up to 10), "
