@@ -15,6 +15,7 @@ machines are shared and noisy, so absolute figures from different runs do not co
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import statistics
 import sys
@@ -38,8 +39,11 @@ from inference.runtime.serving import ProductRuntime  # noqa: E402
 
 
 def items(n: int) -> list[dict]:
-    """The worker-side item for each payload: the base64 image under ``image_b64``."""
-    return [{"image_b64": p["image_base64"]} for p in leukemia_payloads(n, first_seed=50_000)]
+    """The worker-side item for each payload: the image's bytes under ``image_bytes``."""
+    return [
+        {"image_bytes": base64.b64decode(p["image_base64"])}
+        for p in leukemia_payloads(n, first_seed=50_000)
+    ]
 
 
 def runtime(batch_size: int, wait_ms: float, name: str = "leukemia") -> ProductRuntime:

@@ -15,7 +15,6 @@ Configurations run interleaved in one process and are reported as ratios.
 from __future__ import annotations
 
 import argparse
-import base64
 import io
 import os
 import statistics
@@ -31,12 +30,12 @@ from inference.phantoms.vhs import draw_radiograph
 
 
 def items(n: int) -> list[dict]:
-    """Worker-side items: PNG radiographs (384-768 px), base64 under ``image_b64``."""
+    """Worker-side items: PNG radiographs (384-768 px), their bytes under ``image_bytes``."""
     work = []
     for seed in range(70_000, 70_000 + n):
         buffer = io.BytesIO()
         draw_radiograph(seed, crop=False).image.save(buffer, format="PNG")
-        work.append({"image_b64": base64.b64encode(buffer.getvalue()).decode("ascii")})
+        work.append({"image_bytes": buffer.getvalue()})
     return work
 
 

@@ -1,7 +1,9 @@
 """Celery tasks: the only place inference runs.
 
 Every task here is routed to the ``inference`` queue (settings.CELERY_TASK_ROUTES), which GPU
-workers consume.  Arguments and results are JSON-safe.  A task never raises into the broker:
+workers consume.  Arguments and results are JSON-safe and small: an image travels as the key
+of its bytes in ``inference.runtime.payloads`` (``item["image_ref"]``), and a large result
+value (a rendered image) comes back the same way.  A task never raises into the broker:
 it returns an outcome, ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": {...}}``,
 which ``inference.runtime.dispatch`` unwraps in the web tier.
 """
@@ -15,9 +17,10 @@ import time
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from inference import worker_control  # noqa: F401  (registers the control commands)
-from inference.runtime import registry
+from inference.runtime import payloads, registry
 from inference.runtime.errors import InferenceError
 
 logger = logging.getLogger(__name__)
@@ -38,12 +41,16 @@ def predict(product: str, item: Any, deadline: float | None = None) -> dict[str,
     """One request item through ``product``'s models, batched with whatever arrives with it.
 
     ``deadline`` is a wall-clock instant (``time.time()``) after which the client has given up;
-    an item still waiting for its batch then is dropped instead of computed.
+    an item still waiting for its batch then is dropped instead of computed, and the payloads
+    this task stores for its result expire.
     """
     started = time.perf_counter()
-    local_deadline = None if deadline is None else time.monotonic() + (deadline - time.time())
+    remaining = settings.REQUEST_TIMEOUT_SECONDS if deadline is None else deadline - time.time()
+    local_deadline = None if deadline is None else time.monotonic() + remaining
     try:
         result = registry.runtime(product).run(item, local_deadline)
+        # A rendered image goes back beside the result, not through the result backend.
+        result = payloads.stow_large(result, max(1.0, remaining))
     except InferenceError as exc:
         return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
     except Exception:

@@ -20,9 +20,18 @@ from rest_framework.response import Response
 
 from billing.idempotency import IdempotencyError, StillProcessing
 from inference.imaging.decoding import ImageRejected
-from inference.runtime.errors import InferenceError, InferenceTimeout, InvalidInput, ModelsNotLoaded
+from inference.runtime.errors import (
+    InferenceError,
+    InferenceTimeout,
+    InvalidInput,
+    ModelsNotLoaded,
+    Overloaded,
+)
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a client is told to wait when the workers' pixel budget is full (``Overloaded``).
+BUSY_RETRY_S = 5
 
 _IMAGE_CODES = {
     "missing": (400, "NO_IMAGE_PROVIDED"),
@@ -63,6 +72,14 @@ def classify(exc: BaseException) -> ApiError:
         return ApiError(exc.status_code, code, exc.message)
     if isinstance(exc, ModelsNotLoaded):
         return ApiError(503, "MODELS_NOT_LOADED", "Models not loaded")
+    if isinstance(exc, Overloaded):
+        return ApiError(
+            503,
+            "SERVER_BUSY",
+            f"Server busy: too many images are being processed; retry in {BUSY_RETRY_S} s",
+            {"Retry-After": str(BUSY_RETRY_S)},
+            BUSY_RETRY_S,
+        )
     if isinstance(exc, InvalidInput):
         return ApiError(400, "IMAGE_UNUSABLE", "Image format not supported or corrupted")
     if isinstance(exc, InferenceTimeout):

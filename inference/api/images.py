@@ -2,55 +2,69 @@
 
 The view checks what the contract limits (bytes, format by content, size, pixel count) from
 the image's header, without decoding its pixels; the worker decodes them once
-(``inference.runtime.images``).  A base64 image travels on in the client's own text, never
-decoded and encoded again; an uploaded file is encoded once.
+(``inference.runtime.images``).  The checked image keeps its raw bytes, which
+``inference.api.inference.run_items`` stores once beside the task
+(``inference.runtime.payloads``): a task message carries only their key, never base64 text.
 """
 
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from inference.imaging.decoding import ImageRejected, decode_base64_text, inspect_image
+from inference.imaging.decoding import ImageRejected, decode_base64, inspect_image
+from inference.runtime.pixels import decoded_bytes
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class CheckedImage:
-    """An image that passed the web tier's checks, in the form a worker receives."""
+    """An image that passed the web tier's checks: its bytes and what its header says.
 
-    image_b64: str
+    The bytes are sent once: ``item()`` moves them into the task item, and ``run_items``
+    moves them on into the payload store, so a request holds no copy while it waits.
+    """
+
+    data: bytes | None = field(repr=False)
     format: str
     width: int
     height: int
+    mode: str = "RGB"
 
     @property
     def size_text(self) -> str:
         return f"{self.width}x{self.height}"
 
     def item(self, **extra: Any) -> dict[str, Any]:
-        """The task item: the image and what the product adds (``render``, …)."""
-        return {"image_b64": self.image_b64, "format": self.format, **extra}
+        """The task item: the image and what the product adds (``render``, …).
+
+        ``image_bytes`` never reaches the broker: ``run_items`` stores it and sends its key.
+        """
+        if self.data is None:
+            raise RuntimeError("this image's bytes were sent already")
+        data, self.data = self.data, None
+        return {
+            "image_bytes": data,
+            "format": self.format,
+            # What the worker reserves from its pixel budget before it fetches the bytes.
+            "decoded_bytes": decoded_bytes(self.width, self.height, self.mode),
+            **extra,
+        }
 
 
-def _checked(raw: bytes, image_b64: str | None = None) -> CheckedImage:
-    """Checks ``raw``; ``image_b64`` is its base64 text when the client sent it so."""
+def _checked(raw: bytes) -> CheckedImage:
     image = inspect_image(
         raw, max_pixels=settings.IMAGE_MAX_PIXELS, max_bytes=settings.IMAGE_MAX_BYTES
     )
-    if image_b64 is None:
-        image_b64 = base64.b64encode(raw).decode("ascii")
-    return CheckedImage(image_b64, str(image.format), image.width, image.height)
+    return CheckedImage(raw, str(image.format), image.width, image.height, image.mode)
 
 
 def check_base64(data: object, index: int | None = None) -> CheckedImage:
     """A base64 image, checked; a batch's ``index`` is named in the error message."""
     try:
-        raw, text = decode_base64_text(data, max_bytes=settings.IMAGE_MAX_BYTES)
-        return _checked(raw, text)
+        return _checked(decode_base64(data, max_bytes=settings.IMAGE_MAX_BYTES))
     except ImageRejected as exc:
         if index is not None and exc.kind != "too_large":
             exc.message = f"images[{index}]: {exc.message}"
@@ -58,7 +72,7 @@ def check_base64(data: object, index: int | None = None) -> CheckedImage:
 
 
 def check_bytes(raw: bytes) -> CheckedImage:
-    """An uploaded image's bytes, checked, then encoded once for the task."""
+    """An uploaded image's bytes, checked."""
     return _checked(raw)
 
 

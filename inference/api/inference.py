@@ -6,16 +6,63 @@ import asyncio
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from inference import tasks
+from inference.runtime import payloads
 from inference.runtime.dispatch import run_task
 
 
 async def run_items(product: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each item as its own task (so a batch's images share the workers' forward passes),
-    all with one deadline: the request's time limit."""
-    deadline = time.time() + settings.REQUEST_TIMEOUT_SECONDS
-    return list(
-        await asyncio.gather(*(run_task(tasks.predict, product, item, deadline) for item in items))
-    )
+    all with one deadline: the request's time limit.
+
+    An item's ``image_bytes`` are moved into the payload store (``inference.runtime.payloads``),
+    all in one round trip, and the task carries ``image_ref``, their key, which expires
+    with the deadline.  When the request ends, whatever no worker took is discarded.
+    """
+    timeout = float(settings.REQUEST_TIMEOUT_SECONDS)
+    deadline = time.time() + timeout
+    sent, keys = await sync_to_async(_stored, thread_sensitive=False)(items, timeout)
+    running = [
+        asyncio.ensure_future(run_task(tasks.predict, product, item, deadline)) for item in sent
+    ]
+    try:
+        outcomes = await asyncio.gather(*running)
+        return list(await sync_to_async(_restored, thread_sensitive=False)(outcomes))
+    except BaseException:
+        # The request failed on one item; the others' results, when they come, go unread.
+        for future in running:
+            future.add_done_callback(_discard_unread)
+        raise
+    finally:
+        if keys:
+            await sync_to_async(payloads.discard, thread_sensitive=False)(keys)
+
+
+def _stored(items: list[dict[str, Any]], ttl_s: float) -> tuple[list[dict[str, Any]], list[str]]:
+    """The items as tasks carry them (``image_ref`` for ``image_bytes``), and the keys.
+
+    The bytes are moved out of the caller's items, so nothing in the request keeps them.
+    """
+    with_bytes = [i for i, item in enumerate(items) if "image_bytes" in item]
+    keys = payloads.put_many([items[i].pop("image_bytes") for i in with_bytes], ttl_s)
+    sent = [dict(item) for item in items]
+    for i, key in zip(with_bytes, keys, strict=True):
+        sent[i]["image_ref"] = key
+    return sent, keys
+
+
+def _restored(results: list[Any]) -> list[Any]:
+    """Results with their stowed values (rendered images) taken back from the store."""
+    return [payloads.restore(result) for result in results]
+
+
+def _discard_unread(future: asyncio.Future[Any]) -> None:
+    """Forget what a result nobody reads stowed (its rendered image), without waiting."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    keys = payloads.stowed_keys(future.result())
+    if keys:
+        asyncio.get_running_loop().run_in_executor(None, payloads.discard, keys)

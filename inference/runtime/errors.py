@@ -41,6 +41,12 @@ class InvalidInput(InferenceError):
     code = "INVALID_INPUT"
 
 
+class Overloaded(InferenceError):
+    """This process already holds as many decoded pixels as it may; retry shortly."""
+
+    code = "OVERLOADED"
+
+
 class InferenceFailed(InferenceError):
     """Inference failed on the worker for an unexpected reason (details in the worker log)."""
 
@@ -49,7 +55,14 @@ class InferenceFailed(InferenceError):
 
 _BY_CODE = {
     cls.code: cls
-    for cls in (ModelsNotLoaded, InferenceTimeout, DeadlineExceeded, InvalidInput, InferenceFailed)
+    for cls in (
+        ModelsNotLoaded,
+        InferenceTimeout,
+        DeadlineExceeded,
+        InvalidInput,
+        Overloaded,
+        InferenceFailed,
+    )
 }
 
 

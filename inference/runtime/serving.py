@@ -6,8 +6,9 @@
   when Celery runs eagerly) and never raises: a missing or corrupted file, a refused pickle
   or a broken network marks the group "not loaded" with the reason, which health shows.
 * ``ProductRuntime`` serves one declared product: its groups, each loaded and reported on
-  its own, and ``run(item)``, which decodes the request's image once and hands it to the
-  product's pipeline (or to its one group).
+  its own, and ``run(item)``, which decodes the request's image once (its pixels reserved
+  from the process's budget, ``inference.runtime.pixels``) and hands it to the product's
+  pipeline (or to its one group).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.utils.module_loading import import_string
 from inference.runtime.batching import MicroBatcher
 from inference.runtime.device import choose_device
 from inference.runtime.errors import InferenceTimeout, ModelsNotLoaded
-from inference.runtime.images import decode_item_image
+from inference.runtime.images import decoded_item
 from inference.runtime.manifest import Manifest, ManifestError, read_manifest, verify_file
 from inference.runtime.predictor import Predictor
 from inference.runtime.product import ModelGroup, ProductConfig
@@ -244,15 +245,17 @@ class ProductRuntime:
         return self.groups[group].predict(item, deadline)
 
     def run(self, item: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
-        """One request: decode its image once, run the pipeline, say which models answered."""
+        """One request: decode its image once (within the process's pixel budget), run the
+        pipeline, say which models answered."""
         if not self.load():
             raise ModelsNotLoaded(f"{self.name} models are not loaded: {self._reason()}")
-        item = decode_item_image(item)
-        if self._pipeline is not None:
-            result = self._pipeline(self, item, deadline)
-        else:
-            (only,) = self.groups
-            result = self.predict(only, item, deadline)
+        # The decoded pixels count against the process's budget until the block ends.
+        with decoded_item(item, deadline) as decoded:
+            if self._pipeline is not None:
+                result = self._pipeline(self, decoded, deadline)
+            else:
+                (only,) = self.groups
+                result = self.predict(only, decoded, deadline)
         result["model"] = self.model_info()
         return result
 
