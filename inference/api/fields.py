@@ -75,6 +75,18 @@ class TextField(StrictStringField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """``true`` or ``false``, not DRF's ``"yes"``, ``1`` or ``"on"``.
+
+    The refusal may quote what was sent: ``{input}`` in an ``invalid`` message.
+    """
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class NamedChoiceField(serializers.ChoiceField):
     """A response field whose choices are one named enum in the schema.
 

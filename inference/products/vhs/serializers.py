@@ -16,7 +16,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from inference.api.fields import Base64Field, NamedChoiceField, TextField
+from inference.api.fields import Base64Field, NamedChoiceField, StrictBooleanField, TextField
 from inference.products.vhs.geometry import LANDMARKS
 
 MAX_BATCH = 10
@@ -25,15 +25,6 @@ NOT_A_STRING = "Images must be base64-encoded strings"
 MISSING_IMAGE = "Missing required field: image"
 CONFIDENCES = ["optimal", "good", "review"]
 REJECTION_REASONS = ["not_a_valid_radiograph"]
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """``true`` or ``false``, not DRF's ``"yes"``, ``1`` or ``"on"``."""
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
 
 
 @extend_schema_serializer(component_name="VhsPredictRequest")
