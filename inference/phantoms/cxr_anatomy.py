@@ -292,33 +292,38 @@ def arm_outline(chest: Chest, side: int) -> np.ndarray:
     return np.array([(SIGN[side] * x, y) for x, y in points])
 
 
-def posterior_rib(chest: Chest, side: int, index: int) -> np.ndarray:
-    """Rib ``index`` (0 = first) from the spine, gently arched, to the lateral wall."""
+def rib(chest: Chest, side: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rib ``index`` (0 = first): its posterior arc and its anterior arc, which overlap.
+
+    The posterior arc leaves the spine, arches up and laterally and turns down along the
+    lateral wall; the anterior arc continues from inside that turn, running down and
+    medially to the costal cartilage (which does not show).  One curve cut in two, so the
+    rib has no visible end at the chest wall.
+    """
     y = chest.rib_start + chest.rib_step * index
-    lateral_y = y + 0.1 + 0.012 * index
-    wall = chest.width_at(side, lateral_y) + 0.04
-    if index == 0:  # the first rib hugs the apex
-        points = [(0.07, y), (0.18, y - 0.04), (0.32, y - 0.045), (0.45, y + 0.02), (0.5, y + 0.1)]
+    if index == 0:  # the first rib hugs the apex and ends under the clavicle
+        points = [(0.07, y), (0.18, y - 0.04), (0.32, y - 0.045), (0.45, y + 0.02)]
+        points += [(0.5, y + 0.1), (0.44, y + 0.19), (0.3, y + 0.24)]
+        cut = 4
     else:
+        w = chest.width_at(side, y + 0.2) + 0.035
+        lower = 0.015 * index
         points = [
             (0.07, y),
-            (0.26, y - 0.03),
-            (0.52 * wall, y - 0.005),
-            (0.8 * wall, y + 0.06),
-            (0.97 * wall, lateral_y + 0.04),
-            (wall - 0.01, lateral_y + 0.14),
+            (0.25, y - 0.045),
+            (0.5 * w, y - 0.035),
+            (0.75 * w, y + 0.02),
+            (0.93 * w, y + 0.12),
+            (w, y + 0.26),
+            (0.97 * w, y + 0.38),
+            (0.82 * w, y + 0.48 + lower),
+            (0.62 * w, y + 0.6 + lower),
+            (0.42 + lower, y + 0.7 + 2 * lower),
         ]
-    return np.array([(SIGN[side] * x, py) for x, py in spline(points, 6)])
-
-
-def anterior_rib(chest: Chest, side: int, index: int) -> np.ndarray:
-    """The anterior arc of rib ``index``: from the lateral wall down to the cartilage."""
-    y = chest.rib_start + chest.rib_step * index + 0.16 + 0.012 * index
-    wall = chest.width_at(side, y + 0.04) + 0.03
-    drop = 0.32 + 0.025 * index
-    points = [(wall, y), (0.8 * wall, y + 0.35 * drop), (0.55 * wall, y + 0.75 * drop)]
-    points.append((0.36 + 0.02 * index, y + drop))
-    return np.array([(SIGN[side] * x, py) for x, py in spline(points, 6)])
+        cut = 6
+    curve = np.array([(SIGN[side] * x, py) for x, py in spline(points, 6)])
+    split = cut * 6
+    return curve[: split + 1], curve[split - 3 :]
 
 
 def clavicle(chest: Chest, side: int) -> np.ndarray:

@@ -80,12 +80,15 @@ def sample_encoding(rng: np.random.Generator) -> dict[str, Any]:
         "voi": voi,
     }
     if voi == "window":
-        encoding["window_span"] = [float(rng.uniform(-0.03, 0.12)), float(rng.uniform(0.88, 1.03))]
+        encoding["window_span"] = [
+            round(float(rng.uniform(-0.03, 0.12)), 4),
+            round(float(rng.uniform(0.88, 1.03)), 4),
+        ]
         encoding["voi_function"] = str(rng.choice(VOI_FUNCTIONS, p=[0.7, 0.1, 0.2]))
         encoding["second_window"] = bool(rng.random() < 0.3)
     elif voi == "lut":
-        encoding["lut_gain"] = float(rng.uniform(3.0, 8.0))
-        encoding["lut_middle"] = float(rng.uniform(0.4, 0.6))
+        encoding["lut_gain"] = round(float(rng.uniform(3.0, 8.0)), 4)
+        encoding["lut_middle"] = round(float(rng.uniform(0.4, 0.6)), 4)
         encoding["lut_bits"] = 8 if bits == 8 else int(rng.choice([12, 16]))
     return encoding
 

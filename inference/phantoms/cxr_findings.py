@@ -46,7 +46,11 @@ class Drawn:
 
 
 class LungGrid:
-    """The base chest's lung fields on a 0.01-unit canonical grid, for placing lesions."""
+    """The base chest's lung fields on a 0.01-unit canonical grid, for placing lesions.
+
+    The mediastinum is cut out at the largest heart cardiomegaly draws, so no lesion ever
+    hides behind an enlarged heart (its label would then have nothing to show).
+    """
 
     STEP = 0.01
     X0, Y0, NX, NY = -1.2, -0.15, 240, 230
@@ -54,8 +58,9 @@ class LungGrid:
     def __init__(self, chest: Chest) -> None:
         affine = np.array([[1, 0, -self.X0], [0, 1, -self.Y0]], np.float64) / self.STEP
         canvas = Canvas(self.NX, self.NY, affine, 1 / self.STEP)
+        # Lesions go where the largest heart cardiomegaly draws would not hide them.
         mediastinum = canvas.blank()
-        canvas.polygon(mediastinum, anatomy.mediastinum_outline(chest))
+        canvas.polygon(mediastinum, anatomy.mediastinum_outline(anatomy.with_ctr(chest, 0.68)))
         self.x = self.X0 + (np.arange(self.NX) + 0.5)[None, :] * self.STEP + np.zeros((self.NY, 1))
         self.y = self.Y0 + (np.arange(self.NY) + 0.5)[:, None] * self.STEP + np.zeros((1, self.NX))
         self.u, self.v, self.inside, self.margin = [], [], [], []
@@ -232,6 +237,7 @@ def pleural_thickening(rng: np.random.Generator, chest: Chest, grid: LungGrid) -
             depth /= scene.canvas.unit_px
             angle = hilum_angle(scene, side, scene.chest)
             local = thickness * (1.0 + lobes * np.sin(frequency * angle + phase))
+            local = np.maximum(local, 1.5 / scene.canvas.unit_px)  # visible at any size
             band = (depth < local) & lung
             part = blur(scene, band.astype(np.float32), 0.15 * thickness) * angle_window(
                 angle, start, end
@@ -253,7 +259,7 @@ def pleural_effusion(rng: np.random.Generator, chest: Chest, grid: LungGrid) -> 
     """Fluid at the base: a blunted costophrenic angle, a meniscus rising laterally, and a
     dense basal opacity that hides the hemidiaphragm."""
     sides = pick_sides(rng, 0.25)
-    levels = {side: (rng.uniform(0.06, 0.6), rng.uniform(0.04, 0.16)) for side in sides}
+    levels = {side: (rng.uniform(0.1, 0.65), rng.uniform(0.06, 0.2)) for side in sides}
 
     def draw(scene: Scene) -> Layer:
         fill = scene.zeros()
@@ -331,13 +337,13 @@ def consolidation(rng: np.random.Generator, chest: Chest, grid: LungGrid) -> Dra
     """Dense lobar or segmental airspace opacity with air bronchograms."""
     index = int(rng.choice(6, p=[0.18, 0.14, 0.22, 0.16, 0.1, 0.2]))
     side, lobe = (RIGHT if index < 3 else LEFT), LOBES[index]
-    lobar = rng.random() < 0.35
+    lobar = rng.random() < 0.45
 
     def zone(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return _lobe(chest, side, lobe, grid.x, grid.y) > 0.7
 
     center = grid.sample(rng, side, zone, margin=0.05)
-    radius = rng.uniform(0.2, 0.38)
+    radius = rng.uniform(0.22, 0.4)
     peak = rng.uniform(0.8, 0.97)
     root = anatomy.hilum(chest, side)
     bronchi = []

@@ -99,7 +99,7 @@ def nodule_mass(rng: np.random.Generator, chest: Chest, grid: LungGrid) -> Drawn
         diameter = float(math.exp(rng.uniform(0.0, math.log(5.0))))
         radius = radius_units(chest, diameter)
         center = grid.sample(rng, side, None, margin=0.6 * radius)
-        peak = min(0.92, 0.32 + 0.12 * diameter) * rng.uniform(0.9, 1.05)
+        peak = min(0.92, 0.42 + 0.1 * diameter) * rng.uniform(0.9, 1.05)
         lobes = []
         if diameter >= 3.0 and rng.random() < 0.5:
             for angle in rng.uniform(0, 2 * math.pi, int(rng.integers(2, 4))):
@@ -131,7 +131,7 @@ def _basal_peripheral(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 def fibrosis(rng: np.random.Generator, chest: Chest, grid: LungGrid) -> Drawn:
     """Reticular lines (and sometimes honeycomb cysts), basal and peripheral, with volume loss."""
     sides = [RIGHT, LEFT] if rng.random() < 0.8 else [RIGHT if rng.random() < 0.5 else LEFT]
-    width, peak, haze = rng.uniform(0.005, 0.009), rng.uniform(0.3, 0.5), rng.uniform(0.15, 0.3)
+    width, peak, haze = rng.uniform(0.006, 0.01), rng.uniform(0.4, 0.65), rng.uniform(0.2, 0.35)
     nets = {}
     for side in sides:
         weight = _basal_peripheral(grid.u[side], grid.v[side]) * grid.inside[side]

@@ -156,9 +156,10 @@ def bones(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     for side in (RIGHT, LEFT):
         for index in range(POSTERIOR_RIBS + 1):
             width = 0.072 + 0.004 * index + rng.normal(0.0, 0.003)
-            posterior.append((anatomy.posterior_rib(chest, side, index), width))
+            back, front = anatomy.rib(chest, side, index)
+            posterior.append((back, width))
             if index < POSTERIOR_RIBS - 2:
-                anterior.append((anatomy.anterior_rib(chest, side, index), width * 1.15))
+                anterior.append((front, width * 1.15))
         clavicles.append((anatomy.clavicle(chest, side), 0.066))
     total = np.zeros((canvas.height, canvas.width), np.float32)
     for polylines, band, edge in ((posterior, 0.045, 0.05), (clavicles, 0.12, 0.08)):
@@ -166,7 +167,7 @@ def bones(scene: Scene, rng: np.random.Generator) -> np.ndarray:
         total += band * mask + edge * _edges(canvas, mask)
     front = np.clip(draw_lines(canvas, anterior), 0.0, 1.0)
     fade = np.clip((np.abs(scene.x) - 0.35) / 0.3, 0.0, 1.0)  # cartilage does not show
-    total += (0.025 * front + 0.02 * _edges(canvas, front)) * fade
+    total += (0.035 * front + 0.03 * _edges(canvas, front)) * fade
     total += _spine(scene)
     if chest.scapula > 0:
         for side in (RIGHT, LEFT):
@@ -208,7 +209,7 @@ def vessels(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     canvas = scene.canvas
     tree = anatomy.vessel_tree(scene.chest, rng)
     # A vessel's projected density grows with its calibre.
-    density = np.minimum(1.0, np.sqrt(np.array([width for _, width in tree]) / 0.04))
+    density = np.minimum(1.0, np.array([width for _, width in tree]) / 0.035)
     markings = draw_lines(canvas, tree, density)
     markings = cv2.GaussianBlur(markings, (0, 0), max(0.4, 0.004 * canvas.unit_px))
     grid = rng.standard_normal((24, 24)).astype(np.float32)
@@ -222,7 +223,7 @@ def attenuation(scene: Scene, lesions: Lesions, rng: np.random.Generator) -> np.
     thickness = body_thickness(scene)
     depth = sum(
         scene.lungs[side]
-        * _profile(canvas, _filled(canvas, anatomy.lung_outline(chest, side, column=True)), 0.3)
+        * _profile(canvas, _filled(canvas, anatomy.lung_outline(chest, side, column=True)), 0.14)
         for side in (RIGHT, LEFT)
     )
     lung = np.clip(scene.lungs[0] + scene.lungs[1], 0.0, 1.0)
@@ -233,7 +234,7 @@ def attenuation(scene: Scene, lesions: Lesions, rng: np.random.Generator) -> np.
     column, bronchi = anatomy.trachea(chest)
     airway = draw_lines(canvas, [(column, 0.085)] + [(b, 0.05) for b in bronchi])
     airway = cv2.GaussianBlur(airway, (0, 0), max(0.5, 0.008 * canvas.unit_px))
-    result = thickness * (1.0 - air) + 0.17 * markings - 0.2 * np.clip(airway, 0, 1) * thickness
+    result = thickness * (1.0 - air) + 0.16 * markings - 0.2 * np.clip(airway, 0, 1) * thickness
     if chest.stomach_bubble > 0:
         bubble = canvas.blank()
         floor = dataclasses.replace(chest, base_y=chest.floor_y)  # it stays when the dome rises
@@ -252,19 +253,19 @@ def attenuation(scene: Scene, lesions: Lesions, rng: np.random.Generator) -> np.
 def sample_exposure(rng: np.random.Generator) -> dict[str, Any]:
     """Exposure and processing nuisance, JSON-safe (it goes into the truth)."""
     bands = {
-        side: float(rng.uniform(0.02, 0.07)) if rng.random() < 0.3 else 0.0
+        side: round(float(rng.uniform(0.02, 0.07)), 4) if rng.random() < 0.3 else 0.0
         for side in ("left", "right", "top", "bottom")
     }
     return {
-        "black": float(rng.uniform(-0.06, 0.1)),
-        "white": float(rng.uniform(1.0, 1.4)),
-        "gamma": float(rng.uniform(0.75, 1.3)),
-        "unsharp": float(rng.choice([0.0, rng.uniform(0.15, 0.5)], p=[0.45, 0.55])),
-        "blur": float(rng.uniform(0.0, 1.0)),
-        "noise": float(rng.uniform(0.004, 0.025)),
-        "heel": float(rng.uniform(-0.06, 0.06)),
+        "black": round(float(rng.uniform(-0.06, 0.1)), 4),
+        "white": round(float(rng.uniform(1.0, 1.4)), 4),
+        "gamma": round(float(rng.uniform(0.75, 1.3)), 4),
+        "unsharp": round(float(rng.choice([0.0, rng.uniform(0.15, 0.5)], p=[0.45, 0.55])), 4),
+        "blur": round(float(rng.uniform(0.0, 1.0)), 4),
+        "noise": round(float(rng.uniform(0.004, 0.025)), 4),
+        "heel": round(float(rng.uniform(-0.06, 0.06)), 4),
         "collimation": bands,
-        "collimation_tilt": float(rng.normal(0.0, 1.0)),
+        "collimation_tilt": round(float(rng.normal(0.0, 1.0)), 3),
         "shutter_white": bool(rng.random() < 0.75),
         "marker": str(rng.choice(["R", "L", ""], p=[0.45, 0.3, 0.25])),
         "marker_corner": int(rng.integers(4)),
