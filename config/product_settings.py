@@ -3,7 +3,8 @@
 A product names its knobs and their defaults in its declaration
 (``ProductConfig.settings_defaults``); settings.py calls ``product_settings`` once, so every
 such knob is a Django setting that the environment can override under the same name, cast to
-the type of its default, without the platform's settings naming any product.
+the type of its default (a ``dict`` from JSON), without the platform's settings naming any
+product.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def declared_defaults(app_modules: list[str]) -> dict[str, Any]:
 
 
 def product_settings(env: environ.Env, app_modules: list[str]) -> dict[str, Any]:
-    casts = {bool: env.bool, int: env.int, float: env.float, str: env.str}
+    casts = {bool: env.bool, int: env.int, float: env.float, str: env.str, dict: env.json}
     return {
         name: casts[type(default)](name, default=default)
         for name, default in declared_defaults(app_modules).items()

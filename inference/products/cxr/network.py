@@ -22,19 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-FINDINGS: tuple[str, ...] = (
-    "Tuberculosis",
-    "Cardiomegaly",
-    "Pleural Thickening",
-    "Pleural Effusion",
-    "Pneumothorax",
-    "Consolidation",
-    "Atelectasis",
-    "Nodule Mass",
-    "Fibrosis",
-    "Infiltration",
-    "Calcification",
-)
+from inference.products.cxr.labels import FINDINGS
+
 INPUT_SIZE: int = 256
 #: The score maps' resolution: INPUT_SIZE / 2**4.
 MAP_SIZE: int = 16
