@@ -29,7 +29,7 @@ from inference.runtime.errors import InvalidInput
 IMAGE_KEYS = ("image_ref", "image_bytes")
 
 
-def _image_bytes(item: dict[str, Any]) -> bytes:
+def image_bytes(item: dict[str, Any]) -> bytes:
     if "image_ref" in item:
         return payloads.take(item["image_ref"])
     raw = item["image_bytes"]
@@ -38,7 +38,7 @@ def _image_bytes(item: dict[str, Any]) -> bytes:
     return bytes(raw)
 
 
-def _wait_s(deadline: float | None) -> float:
+def budget_wait_s(deadline: float | None) -> float:
     wait = float(settings.DECODED_PIXELS_WAIT_SECONDS)
     if deadline is not None:
         wait = min(wait, max(0.0, deadline - time.monotonic()))
@@ -61,16 +61,16 @@ def decoded_item(item: Any, deadline: float | None = None) -> Iterator[Any]:
         return
     announced = item.get("decoded_bytes")
     if isinstance(announced, int) and announced > 0:
-        with pixels.budget().reserve(announced, _wait_s(deadline), deadline):
-            image = _checked_header(_image_bytes(item))
+        with pixels.budget().reserve(announced, budget_wait_s(deadline), deadline):
+            image = _checked_header(image_bytes(item))
             if _decoded_size(image) > announced:
                 raise InvalidInput("unusable image: larger than its header said at the web tier")
             with _decoded(item, image) as decoded:
                 yield decoded
         return
-    image = _checked_header(_image_bytes(item))
+    image = _checked_header(image_bytes(item))
     with (
-        pixels.budget().reserve(_decoded_size(image), _wait_s(deadline), deadline),
+        pixels.budget().reserve(_decoded_size(image), budget_wait_s(deadline), deadline),
         _decoded(item, image) as decoded,
     ):
         yield decoded

@@ -82,6 +82,9 @@ class ProductConfig(AppConfig):
     * ``pipeline``: dotted path of ``pipeline(models, item, deadline) -> dict``, the worker
       step that composes the groups for one request; ``None`` for a product with one group,
       whose result is that group's.
+    * ``decoder``: dotted path of the worker's step that turns a request's image bytes into
+      what the pipeline takes (a context manager ``(item, deadline) -> item``); ``None``:
+      a JPEG or PNG picture (``inference.runtime.images.decoded_item``).
     * ``value_rule``: what a call is worth (``billing.rules.ValueRule``).
     * ``envelope``: dotted path of the product's ``inference.api.errors.ErrorEnvelope``
       instance, which renders every error under ``url_prefix`` (views, unknown paths, and
@@ -100,6 +103,7 @@ class ProductConfig(AppConfig):
     url_prefix: ClassVar[str]
     model_groups: ClassVar[tuple[ModelGroup, ...]] = ()
     pipeline: ClassVar[str | None] = None
+    decoder: ClassVar[str | None] = None
     value_rule: ClassVar[ValueRule]
     envelope: ClassVar[str]
     reference_models: ClassVar[ReferenceModels | None] = None

@@ -217,6 +217,8 @@ class ProductRuntime:
             for group in declaration.model_groups
         }
         self._pipeline = import_string(declaration.pipeline) if declaration.pipeline else None
+        decoder = getattr(declaration, "decoder", None)
+        self._decoded = import_string(decoder) if decoder else decoded_item
 
     @property
     def required_groups(self) -> list[ModelGroup]:
@@ -250,7 +252,7 @@ class ProductRuntime:
         if not self.load():
             raise ModelsNotLoaded(f"{self.name} models are not loaded: {self._reason()}")
         # The decoded pixels count against the process's budget until the block ends.
-        with decoded_item(item, deadline) as decoded:
+        with self._decoded(item, deadline) as decoded:
             if self._pipeline is not None:
                 result = self._pipeline(self, decoded, deadline)
             else:

@@ -1,0 +1,587 @@
+"""The chest X-ray product's PDF report: one A4 page a clinic can file.
+
+``render_report(ReportInput(...))`` gives the PDF's bytes.  The page shows, top to bottom:
+the institution (a deployment setting, passed in), the patient and study metadata, the overall
+result in a coloured banner, the source image and the heatmap side by side (aspect kept), the
+findings table (confidence bars, present findings highlighted), then the model version, the
+generation time and the not-for-diagnosis notice.
+
+Why it is built this way:
+
+- Every text is real text in Bitstream Vera, the TrueType family that ships inside ReportLab
+  (embedded as subsets with a ToUnicode map), so the report is searchable and its text can be
+  extracted, and it looks the same in every viewer.  Vera covers Latin-1 and the common
+  central European and Turkish letters; any other character is reduced to its base letter
+  where Unicode decomposes it, otherwise shown as ``?`` (a CJK name therefore shows as
+  ``?``: the patient id identifies the study).  Control characters become spaces.
+- The layout is fixed: every field has its box, and text too long for it is shortened with
+  an ellipsis (wrapped first where there is room for more lines), so the report is one page
+  whatever the input.
+- The output is reproducible: ReportLab's invariant mode, the PDF's creation date taken from
+  ``generated_at``, images resampled deterministically, so the same input gives the same
+  bytes.
+- Images are embedded losslessly, resampled to at most ``IMAGE_MAX_SIDE`` pixels on their
+  longer side (about 250 dpi at their printed size) to keep the file small.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import reportlab
+from PIL import Image, UnidentifiedImageError
+from reportlab.lib.colors import Color, HexColor, white
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+__all__ = ["IMAGE_MAX_SIDE", "ReportInput", "display_name", "render_report"]
+
+#: The longer side, in pixels, an embedded image is resampled to at most.
+IMAGE_MAX_SIDE = 900
+
+REGULAR, BOLD, ITALIC = "CxrVera", "CxrVera-Bold", "CxrVera-Italic"
+_FONT_FILES = {REGULAR: "Vera.ttf", BOLD: "VeraBd.ttf", ITALIC: "VeraIt.ttf"}
+
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 36.0
+CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+
+NAVY = HexColor("#1F3A5F")
+INK = HexColor("#1C2430")
+MUTED = HexColor("#5F6B7A")
+RULE = HexColor("#D5DBE3")
+PANEL = HexColor("#F4F6F9")
+IMAGE_GROUND = HexColor("#0B0F14")
+PRESENT = HexColor("#C2410C")
+PRESENT_TINT = HexColor("#FFF1E6")
+ABSENT_BAR = HexColor("#A7B1BD")
+BAR_TRACK = HexColor("#E7EBF0")
+NOTICE = HexColor("#9F1239")
+NOTICE_TINT = HexColor("#FDF2F4")
+
+#: The banner's colours (text, tint) per overall result; any other result is shown in navy.
+RESULT_COLOURS: dict[str, tuple[Color, Color]] = {
+    "Normal": (HexColor("#1E7B45"), HexColor("#E9F6EE")),
+    "Abnormal": (HexColor("#B45309"), HexColor("#FEF4E6")),
+    "TB Presumptive": (HexColor("#B3261E"), HexColor("#FCECEA")),
+}
+NO_FINDING = "No finding above threshold"
+NOT_RECORDED = "Not recorded"
+SEXES = {"M": "Male", "F": "Female", "O": "Other"}
+AGE_UNITS = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """What one report shows; strings as the API and the DICOM header give them.
+
+    ``findings`` are dicts ``{"name", "presence", "confidence"}`` (confidence a probability,
+    0..1) in the product's order; empty for a Normal study.  ``heatmap_png`` is None when
+    there is no heatmap (a Normal study).  ``generated_at`` is UTC (a naive one is taken as
+    UTC).  ``study_date`` is a DICOM date (YYYYMMDD) or empty; ``age`` a DICOM age string
+    (``045Y``) or any text; ``sex`` ``M``, ``F``, ``O`` or any text.
+    """
+
+    institution: str
+    patient_id: str
+    patient_name: str
+    age: str
+    sex: str
+    sop_instance_uid: str
+    study_date: str
+    study_instance_uid: str
+    result: str
+    findings: list[dict[str, Any]]
+    source_png: bytes
+    heatmap_png: bytes | None
+    model_version: str
+    generated_at: datetime.datetime
+    disclaimer: str
+
+
+@dataclass(frozen=True)
+class _Finding:
+    name: str
+    present: bool
+    confidence: float
+
+
+def render_report(report: ReportInput) -> bytes:
+    """The one-page A4 PDF report; the same input always gives the same bytes."""
+    findings = _findings(report.findings)
+    source = _picture(report.source_png, "source_png")
+    heatmap = None if report.heatmap_png is None else _picture(report.heatmap_png, "heatmap_png")
+    generated = _utc(report.generated_at)
+    _register_fonts()
+
+    buffer = io.BytesIO()
+    pdf = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1)
+    stamp = generated.strftime("D:%Y%m%d%H%M%S+00'00'")
+    pdf.setDateFormatter(lambda *_: stamp)
+    pdf.setTitle("Chest X-ray AI analysis report")
+    pdf.setSubject("Chest radiograph analysed by an AI model; not for diagnostic use")
+    pdf.setAuthor(_clean(report.institution) or "medimg-platform")
+    pdf.setCreator("medimg-platform chest X-ray report")
+
+    top = _header(pdf, report, generated)
+    top = _patient_panel(pdf, report, top - 12)
+    top = _result_banner(pdf, report.result, findings, top - 10)
+    top = _images(pdf, source, heatmap, top - 12)
+    top = _findings_table(pdf, findings, top - 12)
+    _footer(pdf, report, generated, top - 10)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+# --- Text ------------------------------------------------------------------------------------
+
+
+@cache
+def _register_fonts() -> frozenset[int]:
+    """Register the Vera faces once; the code points all of them can draw."""
+    folder = Path(reportlab.__file__).parent / "fonts"
+    covered: frozenset[int] | None = None
+    for name, file in _FONT_FILES.items():
+        font = TTFont(name, str(folder / file))
+        pdfmetrics.registerFont(font)
+        points = frozenset(font.face.charToGlyph)
+        covered = points if covered is None else covered & points
+    pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=ITALIC)
+    return covered or frozenset()
+
+
+def _clean(value: Any) -> str:
+    """``value`` as one line the fonts can draw: controls are spaces, unknown letters ``?``."""
+    covered = _register_fonts()
+    text = unicodedata.normalize("NFC", "" if value is None else str(value))
+    out = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Zl", "Zp", "Zs"):
+            out.append(" ")
+        elif category.startswith("C"):  # format, surrogate, private use, unassigned
+            continue
+        elif ord(char) in covered:
+            out.append(char)
+        else:
+            base = [
+                c
+                for c in unicodedata.normalize("NFKD", char)
+                if ord(c) in covered and not unicodedata.combining(c)
+            ]
+            out.append("".join(base) if base else "?")
+    return re.sub(r"\s+", " ", "".join(out)).strip()
+
+
+def _width(text: str, font: str, size: float) -> float:
+    return pdfmetrics.stringWidth(text, font, size)
+
+
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    """``text`` shortened with an ellipsis until it fits ``width``."""
+    if _width(text, font, size) <= width:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits with the ellipsis
+        middle = (low + high + 1) // 2
+        if _width(text[:middle].rstrip() + "…", font, size) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + "…"
+
+
+def _wrap(text: str, font: str, size: float, width: float, max_lines: int) -> list[str]:
+    """Greedy word wrap; a word wider than a line is broken; the last line may be shortened."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        while _width(word, font, size) > width:  # hard-break an unbreakable run
+            cut = len(_fit(word, font, size, width)) - 1 or 1
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:cut])
+            word = word[cut:]
+        candidate = f"{line} {word}" if line else word
+        if _width(candidate, font, size) <= width:
+            line = candidate
+        else:
+            lines.append(line)
+            line = word
+    if line:
+        lines.append(line)
+    if len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], _fit(lines[max_lines - 1] + " …", font, size, width)]
+        if not lines[-1].endswith("…"):
+            lines[-1] = _fit(lines[-1] + "…", font, size, width)
+    return lines
+
+
+def _text(
+    pdf: Canvas,
+    x: float,
+    y: float,
+    text: str,
+    font: str = REGULAR,
+    size: float = 9.0,
+    colour: Color = INK,
+    width: float | None = None,
+    align: str = "left",
+) -> None:
+    if width is not None:
+        text = _fit(text, font, size, width)
+    pdf.setFont(font, size)
+    pdf.setFillColor(colour)
+    if align == "right":
+        pdf.drawRightString(x, y, text)
+    elif align == "centre":
+        pdf.drawCentredString(x, y, text)
+    else:
+        pdf.drawString(x, y, text)
+
+
+def display_name(raw: str) -> str:
+    """A DICOM person name (``DOE^JOHN^A^DR^JR``) as people write it: ``DOE, DR JOHN A, JR``.
+
+    Of the ``=``-separated groups (alphabetic, ideographic, phonetic) the first non-empty one
+    is shown; components past the fifth are kept with the suffix.
+    """
+    group = next((g for g in str(raw).split("=") if g.replace("^", "").strip()), "")
+    parts = [part.strip() for part in group.split("^")]
+    parts += [""] * (5 - len(parts))
+    family, given, middle, prefix = parts[:4]
+    suffix = " ".join(part for part in parts[4:] if part)
+    first = " ".join(part for part in (prefix, given, middle) if part)
+    return ", ".join(part for part in (family, first, suffix) if part)
+
+
+def _age(raw: str) -> str:
+    text = _clean(raw)
+    match = re.fullmatch(r"(\d{3})([DWMY])", text)
+    if not match:
+        return text
+    number, unit = int(match.group(1)), AGE_UNITS[match.group(2)]
+    return f"{number} {unit[:-1] if number == 1 else unit}"
+
+
+def _sex(raw: str) -> str:
+    text = _clean(raw)
+    return SEXES.get(text.upper(), text)
+
+
+def _date(raw: str) -> str:
+    text = _clean(raw)
+    try:
+        return datetime.datetime.strptime(text, "%Y%m%d").date().isoformat()
+    except ValueError:
+        return text
+
+
+def _utc(moment: datetime.datetime) -> datetime.datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC)
+
+
+# --- Inputs ----------------------------------------------------------------------------------
+
+
+def _findings(raw: Iterable[dict[str, Any]]) -> list[_Finding]:
+    findings = []
+    for item in raw:
+        confidence = float(item["confidence"])
+        if not math.isfinite(confidence) or not 0.0 <= confidence <= 1.0:
+            raise ValueError(f"confidence must be a probability 0..1, got {item['confidence']!r}")
+        findings.append(_Finding(_clean(item["name"]), bool(item["presence"]), confidence))
+    return findings
+
+
+def _picture(data: bytes, field: str) -> Image.Image:
+    """The image as 8-bit grey or RGB (transparency over black), resampled to fit the page."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise ValueError(f"{field} is not a readable image") from error
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        scale = 65535.0 if values.max(initial=0) > 255 else 255.0
+        image = Image.fromarray(np.clip(values / scale * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("LA", "PA", "RGBA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        ground = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(ground, rgba).convert("RGB")
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    if image.mode == "RGB":
+        pixels = np.asarray(image)
+        if np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(
+            pixels[..., 0], pixels[..., 2]
+        ):
+            image = image.convert("L")
+    longer = max(image.size)
+    if longer > IMAGE_MAX_SIDE:
+        scale = IMAGE_MAX_SIDE / longer
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return image
+
+
+# --- Page sections (each takes the top y of its box and gives back its bottom) -----------------
+
+
+def _header(pdf: Canvas, report: ReportInput, generated: datetime.datetime) -> float:
+    pdf.setFillColor(NAVY)
+    pdf.rect(0, PAGE_HEIGHT - 6, PAGE_WIDTH, 6, stroke=0, fill=1)
+    top = PAGE_HEIGHT - 30
+    left_width = CONTENT_WIDTH * 0.62
+    institution = _clean(report.institution) or "Institution not configured"
+    size = 17.0
+    while size > 11.0 and _width(institution, BOLD, size) > left_width:
+        size -= 0.5
+    _text(pdf, MARGIN, top - size * 0.8, institution, BOLD, size, NAVY, left_width)
+    _text(pdf, MARGIN, top - 34, "Chest radiograph · AI-assisted analysis", REGULAR, 9.5, MUTED)
+
+    right = PAGE_WIDTH - MARGIN
+    _text(pdf, right, top - 10, "CHEST X-RAY AI REPORT", BOLD, 10, NAVY, align="right")
+    when = generated.strftime("%Y-%m-%d %H:%M UTC")
+    _text(pdf, right, top - 23, f"Generated {when}", REGULAR, 8, MUTED, align="right")
+    _text(pdf, right, top - 34, "Page 1 of 1", REGULAR, 8, MUTED, align="right")
+
+    bottom = top - 44
+    pdf.setStrokeColor(NAVY)
+    pdf.setLineWidth(1.2)
+    pdf.line(MARGIN, bottom, PAGE_WIDTH - MARGIN, bottom)
+    return bottom
+
+
+def _field(pdf: Canvas, x: float, y: float, width: float, label: str, value: str) -> None:
+    """A label over its value; an empty value reads ``Not recorded``."""
+    _text(pdf, x, y - 7, label.upper(), BOLD, 6.5, MUTED, width)
+    if value:
+        _text(pdf, x, y - 19, value, REGULAR, 9.5, INK, width)
+    else:
+        _text(pdf, x, y - 19, NOT_RECORDED, ITALIC, 9.5, MUTED, width)
+
+
+def _patient_panel(pdf: Canvas, report: ReportInput, top: float) -> float:
+    height = 92.0
+    pdf.setFillColor(PANEL)
+    pdf.setStrokeColor(RULE)
+    pdf.setLineWidth(0.6)
+    pdf.roundRect(MARGIN, top - height, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
+    x0, pad = MARGIN + 12, 12
+    inner = CONTENT_WIDTH - 2 * pad
+    columns = [x0, x0 + inner * 0.46, x0 + inner * 0.74, x0 + inner * 0.87]
+    widths = [inner * 0.44, inner * 0.26, inner * 0.12, inner * 0.13]
+    row = top - 10
+    name = display_name(_clean(report.patient_name))
+    values = [name, _clean(report.patient_id), _age(report.age), _sex(report.sex)]
+    for x, width, label, value in zip(
+        columns, widths, ("Patient name", "Patient ID", "Age", "Sex"), values, strict=True
+    ):
+        _field(pdf, x, row, width, label, value)
+    row -= 27
+    uid_x = x0 + inner * 0.22
+    uid_width = x0 + inner - uid_x
+    _field(pdf, x0, row, inner * 0.2, "Study date", _date(report.study_date))
+    _field(pdf, uid_x, row, uid_width, "Study Instance UID", _clean(report.study_instance_uid))
+    row -= 27
+    _field(pdf, x0, row, inner * 0.2, "Examination", "Chest X-ray")
+    _field(pdf, uid_x, row, uid_width, "SOP Instance UID", _clean(report.sop_instance_uid))
+    return top - height
+
+
+def _result_banner(pdf: Canvas, result: str, findings: list[_Finding], top: float) -> float:
+    height = 46.0
+    text = _clean(result) or NOT_RECORDED
+    ink, tint = RESULT_COLOURS.get(text, (NAVY, PANEL))
+    pdf.setFillColor(tint)
+    pdf.setStrokeColor(ink)
+    pdf.setLineWidth(0.8)
+    pdf.roundRect(MARGIN, top - height, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
+    pdf.setFillColor(ink)
+    pdf.rect(MARGIN, top - height, 6, height, stroke=0, fill=1)
+    x = MARGIN + 18
+    _text(pdf, x, top - 14, "OVERALL AI RESULT", BOLD, 7, MUTED)
+    _text(pdf, x, top - 35, text, BOLD, 18, ink, CONTENT_WIDTH * 0.42)
+
+    present = [f.name for f in findings if f.present]
+    summary_x = MARGIN + CONTENT_WIDTH * 0.47
+    summary_width = MARGIN + CONTENT_WIDTH - 14 - summary_x
+    if present:
+        count = f"{len(present)} finding{'s' if len(present) > 1 else ''} above threshold"
+        _text(pdf, summary_x, top - 19, count, BOLD, 9.5, INK, summary_width)
+        lines = _wrap(", ".join(present), REGULAR, 8.5, summary_width, 2)
+        for index, line in enumerate(lines):
+            _text(pdf, summary_x, top - 31 - index * 10, line, REGULAR, 8.5, INK)
+    else:
+        _text(pdf, summary_x, top - 27, NO_FINDING, BOLD, 9.5, INK, summary_width)
+    return top - height
+
+
+def _image_panel(
+    pdf: Canvas, image: Image.Image | None, x: float, top: float, width: float, height: float
+) -> None:
+    bottom = top - height
+    if image is None:
+        pdf.setFillColor(PANEL)
+        pdf.setStrokeColor(ABSENT_BAR)
+        pdf.setLineWidth(0.8)
+        pdf.setDash(4, 3)
+        pdf.rect(x, bottom, width, height, stroke=1, fill=1)
+        pdf.setDash()
+        middle = x + width / 2
+        _text(pdf, middle, bottom + height / 2 + 6, "No heatmap", BOLD, 10, MUTED, align="centre")
+        note = "Normal study: no finding above threshold to localise"
+        _text(pdf, middle, bottom + height / 2 - 9, note, REGULAR, 8, MUTED, width - 16, "centre")
+        return
+    pdf.setFillColor(IMAGE_GROUND)
+    pdf.rect(x, bottom, width, height, stroke=0, fill=1)
+    scale = min(width / image.width, height / image.height)
+    drawn_width, drawn_height = image.width * scale, image.height * scale
+    pdf.drawImage(
+        ImageReader(image),
+        x + (width - drawn_width) / 2,
+        bottom + (height - drawn_height) / 2,
+        drawn_width,
+        drawn_height,
+    )
+
+
+def _images(pdf: Canvas, source: Image.Image, heatmap: Image.Image | None, top: float) -> float:
+    gap, height = 12.0, 228.0
+    width = (CONTENT_WIDTH - gap) / 2
+    captions = ("Source image", "Heatmap (class activation)")
+    for index, (image, caption) in enumerate(zip((source, heatmap), captions, strict=True)):
+        x = MARGIN + index * (width + gap)
+        _image_panel(pdf, image, x, top, width, height)
+        _text(pdf, x, top - height - 11, caption, BOLD, 8, INK, width)
+    note = (
+        "The heatmap shows the image regions that weighed most in the model's findings; "
+        "it is not a segmentation of the lesions."
+    )
+    _text(pdf, MARGIN, top - height - 23, note, ITALIC, 7, MUTED, CONTENT_WIDTH)
+    return top - height - 26
+
+
+def _findings_table(pdf: Canvas, findings: list[_Finding], top: float) -> float:
+    _text(pdf, MARGIN, top - 10, "Findings", BOLD, 11, NAVY)
+    top -= 16
+    header, body = 16.0, 154.0  # eleven rows of 14 points
+    name_x = MARGIN + 10
+    bar_x, bar_width = MARGIN + CONTENT_WIDTH * 0.36, CONTENT_WIDTH * 0.30
+    value_x = bar_x + bar_width + 44
+    status_x = MARGIN + CONTENT_WIDTH - 10
+
+    pdf.setFillColor(NAVY)
+    pdf.rect(MARGIN, top - header, CONTENT_WIDTH, header, stroke=0, fill=1)
+    for x, label, align in (
+        (name_x, "FINDING", "left"),
+        (bar_x, "CONFIDENCE", "left"),
+        (status_x, "RESULT", "right"),
+    ):
+        _text(pdf, x, top - 11, label, BOLD, 7, white, align=align)
+    top -= header
+
+    if not findings:
+        pdf.setFillColor(PANEL)
+        pdf.rect(MARGIN, top - 30, CONTENT_WIDTH, 30, stroke=0, fill=1)
+        _text(pdf, name_x, top - 19, NO_FINDING, BOLD, 9.5, INK)
+        note = "All eleven findings scored below their thresholds"
+        _text(pdf, status_x, top - 19, note, ITALIC, 8, MUTED, align="right")
+        bottom = top - 30
+    else:
+        rows = findings
+        if len(rows) > 22:  # not the API's shape; keep the page, say what is left out
+            rows = rows[:21]
+        step = body / max(11, len(rows) + (len(findings) > len(rows)))
+        size = min(8.5, step - 4.5)
+        for index, finding in enumerate(rows):
+            y = top - (index + 1) * step
+            baseline = y + (step - size) / 2 + 1
+            if finding.present:
+                pdf.setFillColor(PRESENT_TINT)
+                pdf.rect(MARGIN, y, CONTENT_WIDTH, step, stroke=0, fill=1)
+                pdf.setFillColor(PRESENT)
+                pdf.rect(MARGIN, y, 3, step, stroke=0, fill=1)
+            font = BOLD if finding.present else REGULAR
+            _text(pdf, name_x, baseline, finding.name, font, size, INK, bar_x - name_x - 8)
+            bar_y, bar_height = y + step / 2 - 2.5, 5.0
+            pdf.setFillColor(BAR_TRACK)
+            pdf.rect(bar_x, bar_y, bar_width, bar_height, stroke=0, fill=1)
+            pdf.setFillColor(PRESENT if finding.present else ABSENT_BAR)
+            pdf.rect(bar_x, bar_y, bar_width * finding.confidence, bar_height, stroke=0, fill=1)
+            percent = f"{finding.confidence * 100:.1f}%"
+            _text(pdf, value_x, baseline, percent, font, size, INK, align="right")
+            if finding.present:
+                _badge(pdf, status_x, y + step / 2, "PRESENT")
+            else:
+                _text(pdf, status_x, baseline, "Not present", REGULAR, size, MUTED, align="right")
+            pdf.setStrokeColor(RULE)
+            pdf.setLineWidth(0.4)
+            pdf.line(MARGIN, y, MARGIN + CONTENT_WIDTH, y)
+        bottom = top - len(rows) * step
+        if len(findings) > len(rows):
+            bottom -= step
+            more = f"{len(findings) - len(rows)} more findings not shown"
+            _text(pdf, name_x, bottom + 4, more, ITALIC, size, MUTED)
+        if not any(f.present for f in findings):
+            bottom -= 16
+            _text(pdf, name_x, bottom + 4, NO_FINDING, BOLD, 9.5, INK)
+    return bottom
+
+
+def _badge(pdf: Canvas, right: float, middle: float, label: str) -> None:
+    width = _width(label, BOLD, 6.5) + 10
+    pdf.setFillColor(PRESENT)
+    pdf.roundRect(right - width, middle - 5.5, width, 11, 2.5, stroke=0, fill=1)
+    _text(pdf, right - width / 2, middle - 2.3, label, BOLD, 6.5, white, align="centre")
+
+
+def _footer(pdf: Canvas, report: ReportInput, generated: datetime.datetime, top: float) -> None:
+    half = CONTENT_WIDTH / 2
+    pdf.setStrokeColor(RULE)
+    pdf.setLineWidth(0.6)
+    pdf.line(MARGIN, top, PAGE_WIDTH - MARGIN, top)
+    _field(pdf, MARGIN, top - 6, half - 10, "Model version", _clean(report.model_version))
+    when = generated.strftime("%Y-%m-%d %H:%M:%S UTC")
+    _field(pdf, MARGIN + half, top - 6, half, "Report generated", when)
+
+    notice_top = top - 36
+    notice_bottom = MARGIN + 14
+    pdf.setFillColor(NOTICE_TINT)
+    pdf.setStrokeColor(NOTICE)
+    pdf.setLineWidth(0.8)
+    height = notice_top - notice_bottom
+    pdf.roundRect(MARGIN, notice_bottom, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
+    x, width = MARGIN + 12, CONTENT_WIDTH - 24
+    _text(pdf, x, notice_top - 13, "NOT FOR DIAGNOSTIC USE", BOLD, 8.5, NOTICE)
+    disclaimer = _clean(report.disclaimer) or (
+        "AI output for decision support only: every result must be reviewed by a qualified "
+        "clinician."
+    )
+    max_lines = max(1, int((height - 22) // 9.5))
+    for index, line in enumerate(_wrap(disclaimer, REGULAR, 7.5, width, max_lines)):
+        _text(pdf, x, notice_top - 25 - index * 9.5, line, REGULAR, 7.5, INK)
+
+    uid = _clean(report.sop_instance_uid)
+    _text(pdf, MARGIN, MARGIN, f"SOP Instance UID {uid}", REGULAR, 6.5, MUTED, half + 60)
+    _text(pdf, PAGE_WIDTH - MARGIN, MARGIN, "Page 1 of 1", REGULAR, 6.5, MUTED, align="right")
