@@ -24,6 +24,7 @@ class CxrConfig(ProductConfig):
             "multi-label CNN over the 11 findings, with class activation maps",
         ),
     )
+    decoder = "inference.products.cxr.decoding.decoded_study"
     pipeline = "inference.products.cxr.pipeline.analyse"
     # Every completed analysis is a call of value; no tier prices it by default (0.00).
     value_rule = ValueRule(
