@@ -9,7 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.contrib.auth import get_user_model
+
+if not apps.is_installed("inference.products.cxr"):  # until its reference model ships
+    pytest.skip("the chest X-ray product is not listed yet", allow_module_level=True)
 
 from accounts.models import Customer, Membership
 from billing.models import UsageEvent
