@@ -18,10 +18,13 @@ Why it is built this way:
   an ellipsis (wrapped first where there is room for more lines), so the report is one page
   whatever the input.
 - The output is reproducible: ReportLab's invariant mode, the PDF's creation date taken from
-  ``generated_at``, images resampled deterministically, so the same input gives the same
-  bytes.
-- Images are embedded losslessly, resampled to at most ``IMAGE_MAX_SIDE`` pixels on their
-  longer side (about 250 dpi at their printed size) to keep the file small.
+  ``generated_at``, images resampled and encoded deterministically, so the same input gives
+  the same bytes (ReportLab seeds the file's ID from ``SOURCE_DATE_EPOCH`` where that is set:
+  the same environment, the same bytes).
+- Images are resampled to at most ``IMAGE_MAX_SIDE`` pixels on their longer side (about
+  270 dpi as printed) and embedded as JPEG at ``JPEG_QUALITY``: a report with a noisy
+  radiograph and its heatmap is about 430 KB so, 1.4 MB with them embedded losslessly.  The
+  report's pictures show what was analysed; the study itself stays the reference.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import Any
 import numpy as np
 import reportlab
 from PIL import Image, UnidentifiedImageError
+from reportlab import rl_config
 from reportlab.lib.colors import Color, HexColor, white
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
@@ -47,10 +51,15 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+# Binary streams as they are (ReportLab's default wraps every stream in ASCII85, +25 %).
+rl_config.useA85 = 0
+
 __all__ = ["IMAGE_MAX_SIDE", "ReportInput", "display_name", "render_report"]
 
-#: The longer side, in pixels, an embedded image is resampled to at most.
-IMAGE_MAX_SIDE = 900
+#: The longer side, in pixels, an embedded image is resampled to at most (about 270 dpi as
+#: printed), and the JPEG quality it is embedded at (4:4:4, no chroma subsampling).
+IMAGE_MAX_SIDE = 960
+JPEG_QUALITY = 90
 
 REGULAR, BOLD, ITALIC = "CxrVera", "CxrVera-Bold", "CxrVera-Italic"
 _FONT_FILES = {REGULAR: "Vera.ttf", BOLD: "VeraBd.ttf", ITALIC: "VeraIt.ttf"}
@@ -78,6 +87,9 @@ RESULT_COLOURS: dict[str, tuple[Color, Color]] = {
     "Abnormal": (HexColor("#B45309"), HexColor("#FEF4E6")),
     "TB Presumptive": (HexColor("#B3261E"), HexColor("#FCECEA")),
 }
+#: Findings table rows: their height, shrunk down to the minimum before rows are left out.
+ROW_MAX, ROW_MIN = 14.0, 9.0
+DISCLAIMER_LINES = 5
 NO_FINDING = "No finding above threshold"
 NOT_RECORDED = "Not recorded"
 SEXES = {"M": "Male", "F": "Female", "O": "Other"}
@@ -128,7 +140,9 @@ def render_report(report: ReportInput) -> bytes:
     _register_fonts()
 
     buffer = io.BytesIO()
-    pdf = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1)
+    pdf = Canvas(
+        buffer, pagesize=A4, invariant=1, pageCompression=1, initialFontName=REGULAR, lang="en"
+    )
     stamp = generated.strftime("D:%Y%m%d%H%M%S+00'00'")
     pdf.setDateFormatter(lambda *_: stamp)
     pdf.setTitle("Chest X-ray AI analysis report")
@@ -136,12 +150,12 @@ def render_report(report: ReportInput) -> bytes:
     pdf.setAuthor(_clean(report.institution) or "medimg-platform")
     pdf.setCreator("medimg-platform chest X-ray report")
 
+    floor = _footer(pdf, report, generated)  # anchored to the bottom margin
     top = _header(pdf, report, generated)
     top = _patient_panel(pdf, report, top - 12)
     top = _result_banner(pdf, report.result, findings, top - 10)
     top = _images(pdf, source, heatmap, top - 12)
-    top = _findings_table(pdf, findings, top - 12)
-    _footer(pdf, report, generated, top - 10)
+    _findings_table(pdf, findings, top - 12, floor + 10)
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
@@ -227,8 +241,6 @@ def _wrap(text: str, font: str, size: float, width: float, max_lines: int) -> li
         lines.append(line)
     if len(lines) > max_lines:
         lines = [*lines[: max_lines - 1], _fit(lines[max_lines - 1] + " …", font, size, width)]
-        if not lines[-1].endswith("…"):
-            lines[-1] = _fit(lines[-1] + "…", font, size, width)
     return lines
 
 
@@ -311,12 +323,12 @@ def _findings(raw: Iterable[dict[str, Any]]) -> list[_Finding]:
     return findings
 
 
-def _picture(data: bytes, field: str) -> Image.Image:
-    """The image as 8-bit grey or RGB (transparency over black), resampled to fit the page."""
+def _picture(data: bytes, field: str) -> ImageReader:
+    """The image as an 8-bit grey or RGB JPEG (transparency over black), sized for the page."""
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
         raise ValueError(f"{field} is not a readable image") from error
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         values = np.asarray(image, dtype=np.float64)
@@ -341,7 +353,9 @@ def _picture(data: bytes, field: str) -> Image.Image:
         scale = IMAGE_MAX_SIDE / longer
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS)
-    return image
+    encoded = io.BytesIO()
+    image.save(encoded, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
+    return ImageReader(io.BytesIO(encoded.getvalue()))
 
 
 # --- Page sections (each takes the top y of its box and gives back its bottom) -----------------
@@ -350,33 +364,59 @@ def _picture(data: bytes, field: str) -> Image.Image:
 def _header(pdf: Canvas, report: ReportInput, generated: datetime.datetime) -> float:
     pdf.setFillColor(NAVY)
     pdf.rect(0, PAGE_HEIGHT - 6, PAGE_WIDTH, 6, stroke=0, fill=1)
-    top = PAGE_HEIGHT - 30
-    left_width = CONTENT_WIDTH * 0.62
+    top = PAGE_HEIGHT - 28
+    left_width = CONTENT_WIDTH - 180
     institution = _clean(report.institution) or "Institution not configured"
-    size = 17.0
-    while size > 11.0 and _width(institution, BOLD, size) > left_width:
-        size -= 0.5
-    _text(pdf, MARGIN, top - size * 0.8, institution, BOLD, size, NAVY, left_width)
-    _text(pdf, MARGIN, top - 34, "Chest radiograph · AI-assisted analysis", REGULAR, 9.5, MUTED)
+    split = _letterhead(institution, left_width)
+    if split is None:  # two lines, the second shortened if need be
+        for index, line in enumerate(_wrap(institution, BOLD, 12.5, left_width, 2)):
+            _text(pdf, MARGIN, top - 10 - index * 14, line, BOLD, 12.5, NAVY)
+    else:
+        name, size, department = split
+        _text(pdf, MARGIN, top - 15, name, BOLD, size, NAVY)
+        second = department or "Chest radiograph · AI-assisted analysis"
+        _text(
+            pdf, MARGIN, top - 31, second, REGULAR, 10.5, NAVY if department else MUTED, left_width
+        )
 
     right = PAGE_WIDTH - MARGIN
-    _text(pdf, right, top - 10, "CHEST X-RAY AI REPORT", BOLD, 10, NAVY, align="right")
+    _text(pdf, right, top - 11, "CHEST X-RAY AI REPORT", BOLD, 10, NAVY, align="right")
+    patient = _clean(report.patient_id) or NOT_RECORDED
+    _text(pdf, right, top - 25, f"Patient ID {patient}", REGULAR, 8, MUTED, 170, "right")
     when = generated.strftime("%Y-%m-%d %H:%M UTC")
-    _text(pdf, right, top - 23, f"Generated {when}", REGULAR, 8, MUTED, align="right")
-    _text(pdf, right, top - 34, "Page 1 of 1", REGULAR, 8, MUTED, align="right")
+    _text(pdf, right, top - 37, f"Generated {when}", REGULAR, 8, MUTED, align="right")
 
-    bottom = top - 44
+    bottom = top - 48
     pdf.setStrokeColor(NAVY)
     pdf.setLineWidth(1.2)
     pdf.line(MARGIN, bottom, PAGE_WIDTH - MARGIN, bottom)
     return bottom
 
 
+def _letterhead(institution: str, width: float) -> tuple[str, float, str] | None:
+    """``(name, size, department)`` when the name fits one line (``Hospital · Radiology``:
+    the part after the first separator goes under it, never one inside parentheses), None when
+    it must wrap."""
+    for size in (17.0, 16.0, 15.0, 14.0):
+        if _width(institution, BOLD, size) <= width:
+            return institution, size, ""
+    for separator in (" · ", " | ", " \u2013 ", " — ", " - ", ", "):
+        head, found, tail = institution.partition(separator)
+        if found and head.strip() and tail.strip() and head.count("(") == head.count(")"):
+            for size in (17.0, 16.0, 15.0, 14.0):
+                if _width(head, BOLD, size) <= width:
+                    return head.strip(), size, tail.strip()
+    return None
+
+
 def _field(pdf: Canvas, x: float, y: float, width: float, label: str, value: str) -> None:
     """A label over its value; an empty value reads ``Not recorded``."""
     _text(pdf, x, y - 7, label.upper(), BOLD, 6.5, MUTED, width)
     if value:
-        _text(pdf, x, y - 19, value, REGULAR, 9.5, INK, width)
+        size = 9.5
+        while size > 8.0 and _width(value, REGULAR, size) > width:
+            size -= 0.5
+        _text(pdf, x, y - 19, value, REGULAR, size, INK, width)
     else:
         _text(pdf, x, y - 19, NOT_RECORDED, ITALIC, 9.5, MUTED, width)
 
@@ -438,7 +478,7 @@ def _result_banner(pdf: Canvas, result: str, findings: list[_Finding], top: floa
 
 
 def _image_panel(
-    pdf: Canvas, image: Image.Image | None, x: float, top: float, width: float, height: float
+    pdf: Canvas, image: ImageReader | None, x: float, top: float, width: float, height: float
 ) -> None:
     bottom = top - height
     if image is None:
@@ -450,15 +490,16 @@ def _image_panel(
         pdf.setDash()
         middle = x + width / 2
         _text(pdf, middle, bottom + height / 2 + 6, "No heatmap", BOLD, 10, MUTED, align="centre")
-        note = "Normal study: no finding above threshold to localise"
+        note = "No finding above threshold to localise"
         _text(pdf, middle, bottom + height / 2 - 9, note, REGULAR, 8, MUTED, width - 16, "centre")
         return
     pdf.setFillColor(IMAGE_GROUND)
     pdf.rect(x, bottom, width, height, stroke=0, fill=1)
-    scale = min(width / image.width, height / image.height)
-    drawn_width, drawn_height = image.width * scale, image.height * scale
+    pixels_wide, pixels_high = image.getSize()
+    scale = min(width / pixels_wide, height / pixels_high)
+    drawn_width, drawn_height = pixels_wide * scale, pixels_high * scale
     pdf.drawImage(
-        ImageReader(image),
+        image,
         x + (width - drawn_width) / 2,
         bottom + (height - drawn_height) / 2,
         drawn_width,
@@ -466,7 +507,7 @@ def _image_panel(
     )
 
 
-def _images(pdf: Canvas, source: Image.Image, heatmap: Image.Image | None, top: float) -> float:
+def _images(pdf: Canvas, source: ImageReader, heatmap: ImageReader | None, top: float) -> float:
     gap, height = 12.0, 228.0
     width = (CONTENT_WIDTH - gap) / 2
     captions = ("Source image", "Heatmap (class activation)")
@@ -474,18 +515,20 @@ def _images(pdf: Canvas, source: Image.Image, heatmap: Image.Image | None, top: 
         x = MARGIN + index * (width + gap)
         _image_panel(pdf, image, x, top, width, height)
         _text(pdf, x, top - height - 11, caption, BOLD, 8, INK, width)
-    note = (
-        "The heatmap shows the image regions that weighed most in the model's findings; "
-        "it is not a segmentation of the lesions."
-    )
-    _text(pdf, MARGIN, top - height - 23, note, ITALIC, 7, MUTED, CONTENT_WIDTH)
+    if heatmap is not None:
+        note = (
+            "The heatmap shows the image regions that weighed most in the model's findings; "
+            "it is not a segmentation of the lesions."
+        )
+        _text(pdf, MARGIN, top - height - 23, note, ITALIC, 7, MUTED, CONTENT_WIDTH)
     return top - height - 26
 
 
-def _findings_table(pdf: Canvas, findings: list[_Finding], top: float) -> float:
+def _findings_table(pdf: Canvas, findings: list[_Finding], top: float, floor: float) -> None:
+    """The table from ``top`` down to ``floor`` at most: rows shrink, then are left out."""
     _text(pdf, MARGIN, top - 10, "Findings", BOLD, 11, NAVY)
     top -= 16
-    header, body = 16.0, 154.0  # eleven rows of 14 points
+    header = 16.0
     name_x = MARGIN + 10
     bar_x, bar_width = MARGIN + CONTENT_WIDTH * 0.36, CONTENT_WIDTH * 0.30
     value_x = bar_x + bar_width + 44
@@ -505,58 +548,77 @@ def _findings_table(pdf: Canvas, findings: list[_Finding], top: float) -> float:
         pdf.setFillColor(PANEL)
         pdf.rect(MARGIN, top - 30, CONTENT_WIDTH, 30, stroke=0, fill=1)
         _text(pdf, name_x, top - 19, NO_FINDING, BOLD, 9.5, INK)
-        note = "All eleven findings scored below their thresholds"
+        note = "Every finding scored below its threshold"
         _text(pdf, status_x, top - 19, note, ITALIC, 8, MUTED, align="right")
-        bottom = top - 30
-    else:
-        rows = findings
-        if len(rows) > 22:  # not the API's shape; keep the page, say what is left out
-            rows = rows[:21]
-        step = body / max(11, len(rows) + (len(findings) > len(rows)))
-        size = min(8.5, step - 4.5)
-        for index, finding in enumerate(rows):
-            y = top - (index + 1) * step
-            baseline = y + (step - size) / 2 + 1
-            if finding.present:
-                pdf.setFillColor(PRESENT_TINT)
-                pdf.rect(MARGIN, y, CONTENT_WIDTH, step, stroke=0, fill=1)
-                pdf.setFillColor(PRESENT)
-                pdf.rect(MARGIN, y, 3, step, stroke=0, fill=1)
-            font = BOLD if finding.present else REGULAR
-            _text(pdf, name_x, baseline, finding.name, font, size, INK, bar_x - name_x - 8)
-            bar_y, bar_height = y + step / 2 - 2.5, 5.0
-            pdf.setFillColor(BAR_TRACK)
-            pdf.rect(bar_x, bar_y, bar_width, bar_height, stroke=0, fill=1)
-            pdf.setFillColor(PRESENT if finding.present else ABSENT_BAR)
-            pdf.rect(bar_x, bar_y, bar_width * finding.confidence, bar_height, stroke=0, fill=1)
-            percent = f"{finding.confidence * 100:.1f}%"
-            _text(pdf, value_x, baseline, percent, font, size, INK, align="right")
-            if finding.present:
-                _badge(pdf, status_x, y + step / 2, "PRESENT")
-            else:
-                _text(pdf, status_x, baseline, "Not present", REGULAR, size, MUTED, align="right")
-            pdf.setStrokeColor(RULE)
-            pdf.setLineWidth(0.4)
-            pdf.line(MARGIN, y, MARGIN + CONTENT_WIDTH, y)
-        bottom = top - len(rows) * step
-        if len(findings) > len(rows):
-            bottom -= step
-            more = f"{len(findings) - len(rows)} more findings not shown"
-            _text(pdf, name_x, bottom + 4, more, ITALIC, size, MUTED)
-        if not any(f.present for f in findings):
-            bottom -= 16
-            _text(pdf, name_x, bottom + 4, NO_FINDING, BOLD, 9.5, INK)
-    return bottom
+        return
+    none_present = not any(f.present for f in findings)
+    room = top - floor - (18 if none_present else 0)
+    rows = findings
+    if room / len(rows) < ROW_MIN:  # not the API's shape: keep the page, say what is left
+        rows = findings[: max(1, int(room // ROW_MIN) - 1)]
+    step = min(ROW_MAX, room / (len(rows) + (len(rows) < len(findings))))
+    size = min(8.5, step - 3.5)
+    for index, finding in enumerate(rows):
+        y = top - (index + 1) * step
+        baseline = y + (step - size) / 2 + 1
+        if finding.present:
+            pdf.setFillColor(PRESENT_TINT)
+            pdf.rect(MARGIN, y, CONTENT_WIDTH, step, stroke=0, fill=1)
+            pdf.setFillColor(PRESENT)
+            pdf.rect(MARGIN, y, 3, step, stroke=0, fill=1)
+        font = BOLD if finding.present else REGULAR
+        _text(pdf, name_x, baseline, finding.name, font, size, INK, bar_x - name_x - 8)
+        bar_height = min(5.0, step - 5)
+        bar_y = y + (step - bar_height) / 2
+        pdf.setFillColor(BAR_TRACK)
+        pdf.rect(bar_x, bar_y, bar_width, bar_height, stroke=0, fill=1)
+        pdf.setFillColor(PRESENT if finding.present else ABSENT_BAR)
+        pdf.rect(bar_x, bar_y, bar_width * finding.confidence, bar_height, stroke=0, fill=1)
+        percent = f"{finding.confidence * 100:.1f}%"
+        _text(pdf, value_x, baseline, percent, font, size, INK, align="right")
+        if finding.present:
+            _badge(pdf, status_x, y + step / 2, "PRESENT", min(11.0, step - 2))
+        else:
+            _text(pdf, status_x, baseline, "Not present", REGULAR, size, MUTED, align="right")
+        pdf.setStrokeColor(RULE)
+        pdf.setLineWidth(0.4)
+        pdf.line(MARGIN, y, MARGIN + CONTENT_WIDTH, y)
+    bottom = top - len(rows) * step
+    if len(rows) < len(findings):
+        bottom -= step
+        more = f"{len(findings) - len(rows)} more findings not shown"
+        _text(pdf, name_x, bottom + (step - size) / 2 + 1, more, ITALIC, size, MUTED)
+    if none_present:
+        _text(pdf, name_x, bottom - 14, NO_FINDING, BOLD, 9.5, INK)
 
 
-def _badge(pdf: Canvas, right: float, middle: float, label: str) -> None:
+def _badge(pdf: Canvas, right: float, middle: float, label: str, height: float) -> None:
     width = _width(label, BOLD, 6.5) + 10
     pdf.setFillColor(PRESENT)
-    pdf.roundRect(right - width, middle - 5.5, width, 11, 2.5, stroke=0, fill=1)
+    pdf.roundRect(right - width, middle - height / 2, width, height, 2.5, stroke=0, fill=1)
     _text(pdf, right - width / 2, middle - 2.3, label, BOLD, 6.5, white, align="centre")
 
 
-def _footer(pdf: Canvas, report: ReportInput, generated: datetime.datetime, top: float) -> None:
+def _footer(pdf: Canvas, report: ReportInput, generated: datetime.datetime) -> float:
+    """Model version, generation time, the notice and the page line; gives back its top."""
+    x, width = MARGIN + 12, CONTENT_WIDTH - 24
+    disclaimer = _clean(report.disclaimer) or (
+        "AI output for decision support only: every result must be reviewed by a qualified "
+        "clinician."
+    )
+    lines = _wrap(disclaimer, REGULAR, 7.5, width, DISCLAIMER_LINES)
+    notice_bottom = MARGIN + 12
+    height = 25 + len(lines) * 9.5
+    notice_top = notice_bottom + height
+    pdf.setFillColor(NOTICE_TINT)
+    pdf.setStrokeColor(NOTICE)
+    pdf.setLineWidth(0.8)
+    pdf.roundRect(MARGIN, notice_bottom, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
+    _text(pdf, x, notice_top - 13, "NOT FOR DIAGNOSTIC USE", BOLD, 8.5, NOTICE)
+    for index, line in enumerate(lines):
+        _text(pdf, x, notice_top - 25 - index * 9.5, line, REGULAR, 7.5, INK)
+
+    top = notice_top + 36
     half = CONTENT_WIDTH / 2
     pdf.setStrokeColor(RULE)
     pdf.setLineWidth(0.6)
@@ -565,23 +627,7 @@ def _footer(pdf: Canvas, report: ReportInput, generated: datetime.datetime, top:
     when = generated.strftime("%Y-%m-%d %H:%M:%S UTC")
     _field(pdf, MARGIN + half, top - 6, half, "Report generated", when)
 
-    notice_top = top - 36
-    notice_bottom = MARGIN + 14
-    pdf.setFillColor(NOTICE_TINT)
-    pdf.setStrokeColor(NOTICE)
-    pdf.setLineWidth(0.8)
-    height = notice_top - notice_bottom
-    pdf.roundRect(MARGIN, notice_bottom, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
-    x, width = MARGIN + 12, CONTENT_WIDTH - 24
-    _text(pdf, x, notice_top - 13, "NOT FOR DIAGNOSTIC USE", BOLD, 8.5, NOTICE)
-    disclaimer = _clean(report.disclaimer) or (
-        "AI output for decision support only: every result must be reviewed by a qualified "
-        "clinician."
-    )
-    max_lines = max(1, int((height - 22) // 9.5))
-    for index, line in enumerate(_wrap(disclaimer, REGULAR, 7.5, width, max_lines)):
-        _text(pdf, x, notice_top - 25 - index * 9.5, line, REGULAR, 7.5, INK)
-
     uid = _clean(report.sop_instance_uid)
     _text(pdf, MARGIN, MARGIN, f"SOP Instance UID {uid}", REGULAR, 6.5, MUTED, half + 60)
     _text(pdf, PAGE_WIDTH - MARGIN, MARGIN, "Page 1 of 1", REGULAR, 6.5, MUTED, align="right")
+    return top
