@@ -3,6 +3,7 @@
     python manage.py make_phantom leukemia --class Pre --seed 3 --out cell.png
     python manage.py make_phantom vhs --vhs 11.2 --seed 4 --out dog.png
     python manage.py make_phantom vhs --seed 4 --uncropped --atrial-infiltrate --out la.png
+    python manage.py make_phantom cxr --findings Tuberculosis,Consolidation --seed 5 --out s.dcm
 
 The same generators the reference models were trained on, for manual tests.
 """
@@ -42,7 +43,30 @@ def _draw_vhs(phantoms: Any, options: dict[str, Any]) -> Any:
     )
 
 
-DRAWERS = {"leukemia": _draw_leukemia, "vhs": _draw_vhs}
+class _Study:
+    """A chest X-ray phantom as the command writes it: a DICOM file, not a picture."""
+
+    def __init__(self, phantoms: Any, phantom: Any) -> None:
+        self.phantoms, self.phantom, self.truth = phantoms, phantom, phantom.truth
+
+    def save(self, out: Path) -> None:
+        self.phantoms.save_dicom(self.phantom, out)
+
+
+def _draw_cxr(phantoms: Any, options: dict[str, Any]) -> Any:
+    findings = None
+    if options["findings"] is not None:
+        findings = [name.strip() for name in options["findings"].split(",") if name.strip()]
+        unknown = [name for name in findings if name not in phantoms.FINDINGS]
+        if unknown:
+            raise CommandError(
+                f"Unknown finding(s) {', '.join(unknown)}: one of {', '.join(phantoms.FINDINGS)}"
+            )
+    study = phantoms.draw_study(options["seed"], findings, size=options["size"])
+    return _Study(phantoms, study)
+
+
+DRAWERS = {"leukemia": _draw_leukemia, "vhs": _draw_vhs, "cxr": _draw_cxr}
 
 
 class Command(BaseCommand):
@@ -62,15 +86,21 @@ class Command(BaseCommand):
             default=None,
             help="vhs: hide (or never hide) the left atrium, so VLAS is not measurable.",
         )
+        parser.add_argument(
+            "--findings",
+            help="cxr: comma-separated findings to draw (none: a normal study); unset: by chance.",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--size", type=int, default=None, help="Image side in pixels.")
-        parser.add_argument("--out", type=Path, required=True, help="PNG or JPEG file to write.")
+        parser.add_argument(
+            "--out", type=Path, required=True, help="PNG or JPEG file to write (cxr: a .dcm)."
+        )
 
     def handle(self, product: str, out: Path, **options: Any) -> None:
         phantoms = reference_models(product)[1].phantom_module()
         phantom = DRAWERS[product](phantoms, options)
         try:
-            phantom.image.save(out)
+            (phantom if isinstance(phantom, _Study) else phantom.image).save(out)
         except (OSError, ValueError) as exc:
             raise CommandError(f"Cannot write {out}: {exc}") from exc
         self.stdout.write(json.dumps({"file": str(out), **phantom.truth}))
