@@ -16,8 +16,11 @@ from django.conf import settings  # noqa: E402
 from config.body_limit import BodySizeLimitMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.startup import require_secret_key  # noqa: E402
+from inference.runtime.memory import return_large_blocks_to_the_system  # noqa: E402
 
 require_secret_key()
+# Freed image-sized blocks go back to the system instead of staying in glibc's heaps.
+return_large_blocks_to_the_system()
 
 if settings.CELERY_TASK_ALWAYS_EAGER:
     # Without a broker this process is also the worker: load the models before serving,

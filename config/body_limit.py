@@ -16,6 +16,7 @@ body before any ASGI application runs; what this saves is Django's and DRF's cop
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -27,6 +28,10 @@ from inference.api.limits import refusal_message
 from inference.runtime.product import product_for_path
 
 Scope = dict[str, Any]
+
+#: After a body this large, a full garbage collection (tens of milliseconds, against the
+#: seconds such a request takes) frees it at once.
+COLLECT_AFTER_BYTES = 8 * 1024 * 1024
 
 
 class _BodyTooLarge(Exception):
@@ -91,6 +96,13 @@ class BodySizeLimitMiddleware:
         except _BodyTooLarge:
             if not started:
                 await self._refuse(send, path, max_bytes, described)
+        finally:
+            if received >= COLLECT_AFTER_BYTES:
+                # DRF's request, its view, serializer and any exception's traceback refer to
+                # one another, so a finished request's body and parsed JSON would otherwise
+                # wait for Python's next full collection, often many requests later
+                # (measured: daphne kept 300 MB more with every full batch of ten images).
+                gc.collect()
 
     async def _refuse(self, send: Any, path: str, max_bytes: int, described: str) -> None:
         body = json.dumps(refusal_body(path, max_bytes, described)).encode()

@@ -21,7 +21,7 @@ from inference.runtime import payloads, registry
 from inference.runtime.errors import Overloaded
 from inference.runtime.payloads import KEY_PREFIX, STOWED, PayloadMissing
 
-# A Redis database of its own (the suite's shared one is 15, other tests use 13 and 14).
+# A Redis database of its own (the suite's shared one is 15; others use 11, 13 and 14).
 PAYLOADS_REDIS_URL = "redis://127.0.0.1:6379/12"
 
 

@@ -17,7 +17,6 @@ may still run alone: it reserves the whole budget.
 
 from __future__ import annotations
 
-import ctypes
 import heapq
 import itertools
 import math
@@ -29,6 +28,7 @@ from contextlib import contextmanager
 from django.conf import settings
 
 from inference.runtime.errors import Overloaded
+from inference.runtime.memory import return_large_blocks_to_the_system
 
 
 def decoded_bytes(width: int, height: int, mode: str) -> int:
@@ -110,29 +110,6 @@ class PixelBudget:
             }
 
 
-#: glibc's ``mallopt`` parameter for the size from which allocations are mapped.
-_M_MMAP_THRESHOLD = -3
-#: Allocations from this size up get pages of their own, returned to the system when freed.
-MMAP_THRESHOLD_BYTES = 1024 * 1024
-
-
-def return_large_blocks_to_the_system() -> bool:
-    """Make glibc map every allocation of ``MMAP_THRESHOLD_BYTES`` or more on its own.
-
-    Pillow allocates an image in 16 MB blocks.  By default glibc raises its mapping
-    threshold after the first such block is freed, so later ones come from the per-thread
-    heaps, which keep freed memory: with a worker's 16 threads the process then grew to
-    twice the budget and stayed there.  A fixed threshold also turns off that adjustment,
-    so what the budget gives back is given back to the system.  False where there is no
-    glibc (the cap still holds; only the freed memory lingers).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
-    except (OSError, AttributeError):
-        return False
-
-
 _budget: PixelBudget | None = None
 _budget_lock = threading.Lock()
 
@@ -142,6 +119,7 @@ def budget() -> PixelBudget:
     global _budget
     with _budget_lock:
         if _budget is None:
+            # Without it, freed pixels stay in glibc's per-thread heaps (runtime.memory).
             return_large_blocks_to_the_system()
         if _budget is None or _budget.capacity != settings.DECODED_PIXELS_MAX_BYTES:
             _budget = PixelBudget(settings.DECODED_PIXELS_MAX_BYTES)
