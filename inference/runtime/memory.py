@@ -4,7 +4,7 @@ glibc serves an allocation from its heaps unless it is at least its mapping thre
 it raises to the size of any mapped block freed, up to 32 MB.  After the first request every
 image-sized block (a 13 MB base64 string, a 10 MB image, Pillow's 16 MB pixel blocks) then
 comes from the heaps, and the heaps keep what is freed: measured, daphne grew by a batch's
-size with every full VHS batch, and a worker to twice its pixel budget.  A fixed threshold
+size with every full batch of images, and a worker to twice its pixel budget.  A fixed threshold
 turns that adjustment off, so blocks of ``MMAP_THRESHOLD_BYTES`` and more get pages of their
 own and go back to the system when freed.
 """
