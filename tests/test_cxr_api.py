@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 from datetime import timedelta
@@ -237,10 +238,17 @@ def test_an_unsafe_request_patient_id_is_refused(call, study_path, roots, patien
     assert message == f"Invalid patient_id: {patient_id!r} in request body"
 
 
+def _saved_with(phantom, path: Path, **tags) -> Path:
+    """The phantom's study saved with some tags changed (the shared phantom untouched)."""
+    dataset = copy.deepcopy(phantom.dataset)
+    for keyword, value in tags.items():
+        setattr(dataset, keyword, value)
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
 def test_an_empty_patient_id_in_request_and_dicom_is_refused(call, roots, phantom):
-    phantom.dataset.PatientID = ""
-    path = roots[0] / "anonymous.dcm"
-    phantom.dataset.save_as(path, enforce_file_format=True)
+    path = _saved_with(phantom, roots[0] / "anonymous.dcm", PatientID="")
 
     message = failure(call(body(path, roots, patient_id=None)), 400)
 
@@ -248,9 +256,7 @@ def test_an_empty_patient_id_in_request_and_dicom_is_refused(call, roots, phanto
 
 
 def test_an_unsafe_dicom_patient_id_is_refused_like_an_invalid_one(call, roots, phantom):
-    phantom.dataset.PatientID = "../../escape"
-    path = roots[0] / "hostile.dcm"
-    phantom.dataset.save_as(path, enforce_file_format=True)
+    path = _saved_with(phantom, roots[0] / "hostile.dcm", PatientID="../../escape")
 
     message = failure(call(body(path, roots, patient_id=None)), 400)
 

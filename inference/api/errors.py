@@ -101,7 +101,7 @@ def classify(exc: BaseException) -> ApiError:
     if isinstance(exc, drf.AuthenticationFailed):
         return ApiError(exc.status_code, "AUTHENTICATION_FAILED", first_message(exc.detail))
     if isinstance(exc, drf.PermissionDenied):
-        return ApiError(403, "UNAUTHENTICATED", first_message(exc.detail))
+        return ApiError(403, "FORBIDDEN", first_message(exc.detail))
     if isinstance(exc, drf.UnsupportedMediaType):
         return ApiError(415, "UNSUPPORTED_MEDIA_TYPE", first_message(exc.detail))
     if isinstance(exc, drf.NotFound):

@@ -20,6 +20,7 @@ class VhsEnvelope(ErrorEnvelope):
         "PAYLOAD_TOO_LARGE": MAX_IMAGE_MESSAGE,
         "UNAUTHENTICATED": INVALID_API_KEY,
         "AUTHENTICATION_FAILED": INVALID_API_KEY,
+        "FORBIDDEN": INVALID_API_KEY,
         "MODELS_NOT_LOADED": "Models not loaded",
         "IMAGE_UNUSABLE": "Invalid image: not a usable JPEG or PNG",
         "INFERENCE_TIMEOUT": "Prediction timed out",
