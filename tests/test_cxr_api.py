@@ -349,3 +349,33 @@ def test_an_uploaded_dicom_answers_inline_with_the_report(client, token, study_p
     assert base64.b64decode(data["report"]).startswith(b"%PDF")
     assert base64.b64decode(data["source_image"]).startswith(b"\x89PNG")
     assert os.path.basename(study_path) not in json.dumps(data)
+
+
+# --- every DICOM file pydicom ships, through the upload endpoint -------------------------------
+
+
+def test_every_bundled_pydicom_file_gets_a_result_or_a_clear_400_never_a_5xx(client, token):
+    """The files ``tests/test_dicom_reading.py`` lists as decodable answer 200; the ones it
+    lists as refused answer 400 (or 413 for a size) with a message; none answers 5xx."""
+    from tests.test_dicom_reading import BUNDLED, REJECTED, TEST_FILES
+
+    statuses: dict[str, int] = {}
+    for name in BUNDLED:
+        with open(TEST_FILES / name, "rb") as handle:
+            response = client.post(
+                "/cxr/single_inference/upload",
+                {"file": handle, "patient_id": "BUNDLED1"},
+                headers={"Authorization": token},
+            )
+        statuses[name] = response.status_code
+        if response.status_code != 200:
+            assert response.json()["Message"], name
+
+    server_errors = {name: code for name, code in statuses.items() if code >= 500}
+    assert server_errors == {}
+    decoded_but_refused = {
+        name: code for name, code in statuses.items() if name not in REJECTED and code != 200
+    }
+    # A file that decodes yet has no usable size for the model would be listed here by name.
+    assert decoded_but_refused == {}
+    assert all(statuses[name] in (400, 413) for name in REJECTED)

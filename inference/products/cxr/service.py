@@ -185,6 +185,17 @@ def _decode(text: str) -> bytes:
     return base64.b64decode(text)
 
 
+def _uid(value: str | None) -> str:
+    """A UID as the record keeps it: at most 64 characters, as DICOM allows."""
+    return (value or "")[:64]
+
+
+def _date(value: str | None) -> str:
+    """A DICOM date (``YYYYMMDD``), or empty for anything a malformed header holds there."""
+    text = (value or "").strip()
+    return text if len(text) == 8 and text.isdigit() else ""
+
+
 def settle(
     *,
     customer: Customer,
@@ -202,9 +213,9 @@ def settle(
             Study.objects.create(
                 customer=customer,
                 patient_id=study.patient_id,
-                sop_instance_uid=study.header.sop_instance_uid or "",
-                study_instance_uid=study.header.study_instance_uid or "",
-                study_date=study.header.study_date or "",
+                sop_instance_uid=_uid(study.header.sop_instance_uid),
+                study_instance_uid=_uid(study.header.study_instance_uid),
+                study_date=_date(study.header.study_date),
                 result=data["result"],
                 findings=all_findings,
                 model_version=data["metadata"]["model_version"],
