@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from accounts.models import ApiKey, Customer
+from accounts.models import ApiKey, Customer, Membership
 
 DEMO_USERNAME = "demo-admin"
 DEMO_CUSTOMER = "Demo Clinic"
@@ -42,12 +42,17 @@ class Command(BaseCommand):
         user.save()
 
         customer, _ = Customer.objects.get_or_create(name=DEMO_CUSTOMER)
+        # The demo user acts for the demo customer, so its JWT calls are that customer's.
+        Membership.objects.update_or_create(user=user, defaults={"customer": customer})
         # Only one demo key is valid at a time: the one printed now.
         customer.api_keys.filter(label=DEMO_KEY_LABEL, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
         _, raw_key = ApiKey.issue(customer, label=DEMO_KEY_LABEL)
 
-        self.stdout.write(f"Demo staff user:  {DEMO_USERNAME} / {password}  (log in at /admin/)")
+        self.stdout.write(
+            f"Demo staff user:  {DEMO_USERNAME} / {password}  (log in at /admin/; the same "
+            "login gets a JWT from /auth/token/)"
+        )
         self.stdout.write(f"Demo customer:    {customer.name} (tier {customer.tier.code})")
         self.stdout.write(f"Demo API key:     {raw_key}")
