@@ -6,35 +6,67 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0003_customer_rates_moved_to_prices'),
+        ("accounts", "0003_customer_rates_moved_to_prices"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Study',
+            name="Study",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('patient_id', models.CharField(db_index=True, max_length=64)),
-                ('sop_instance_uid', models.CharField(max_length=64)),
-                ('study_instance_uid', models.CharField(blank=True, max_length=64)),
-                ('study_date', models.CharField(blank=True, help_text='DICOM date, YYYYMMDD.', max_length=8)),
-                ('result', models.CharField(max_length=32)),
-                ('findings', models.JSONField(help_text='Every finding: name, presence, confidence.')),
-                ('model_version', models.CharField(max_length=64)),
-                ('output_folder', models.CharField(blank=True, help_text='Where the files were written; empty: inline.', max_length=500)),
-                ('request_id', models.CharField(blank=True, max_length=128)),
-                ('analysed_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cxr_studies', to='accounts.customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("patient_id", models.CharField(db_index=True, max_length=64)),
+                ("sop_instance_uid", models.CharField(max_length=64)),
+                ("study_instance_uid", models.CharField(blank=True, max_length=64)),
+                (
+                    "study_date",
+                    models.CharField(blank=True, help_text="DICOM date, YYYYMMDD.", max_length=8),
+                ),
+                ("result", models.CharField(max_length=32)),
+                (
+                    "findings",
+                    models.JSONField(help_text="Every finding: name, presence, confidence."),
+                ),
+                ("model_version", models.CharField(max_length=64)),
+                (
+                    "output_folder",
+                    models.CharField(
+                        blank=True,
+                        help_text="Where the files were written; empty: inline.",
+                        max_length=500,
+                    ),
+                ),
+                ("request_id", models.CharField(blank=True, max_length=128)),
+                (
+                    "analysed_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cxr_studies",
+                        to="accounts.customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'chest X-ray study',
-                'verbose_name_plural': 'chest X-ray studies',
-                'ordering': ['-analysed_at'],
-                'indexes': [models.Index(fields=['customer', 'patient_id', 'analysed_at'], name='cxr_study_custome_6f3dd4_idx')],
+                "verbose_name": "chest X-ray study",
+                "verbose_name_plural": "chest X-ray studies",
+                "ordering": ["-analysed_at"],
+                "indexes": [
+                    models.Index(
+                        fields=["customer", "patient_id", "analysed_at"],
+                        name="cxr_study_custome_6f3dd4_idx",
+                    )
+                ],
             },
         ),
     ]
