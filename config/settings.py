@@ -39,7 +39,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # The products this platform serves: each package declares itself in its apps.py
 # (inference.runtime.product.ProductConfig); nothing else names a product.
-PRODUCT_APPS = ["inference.products.leukemia", "inference.products.vhs"]
+PRODUCT_APPS = ["inference.products.leukemia", "inference.products.vhs", "inference.products.cxr"]
 
 INSTALLED_APPS = [
     "daphne",

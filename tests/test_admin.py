@@ -837,6 +837,7 @@ def test_free_reasons_are_every_products_own_then_the_engines():
     assert reports.FREE_REASONS == (
         "not_classified",
         "no_valid_vhs",
+        "not_analysed",
         "recheck_24h",
         "billing_error",
     )

@@ -379,3 +379,10 @@ def test_every_bundled_pydicom_file_gets_a_result_or_a_clear_400_never_a_5xx(cli
     # A file that decodes yet has no usable size for the model would be listed here by name.
     assert decoded_but_refused == {}
     assert all(statuses[name] in (400, 413) for name in REJECTED)
+
+
+def test_the_default_thresholds_are_the_ones_chosen_with_the_shipped_model(settings):
+    manifest = json.loads((settings.MODEL_STORE / "cxr" / "manifest.json").read_text())
+
+    assert settings.CXR_THRESHOLDS == manifest["notes"]["thresholds"]
+    assert list(settings.CXR_THRESHOLDS) == list(FINDINGS)

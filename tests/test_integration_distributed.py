@@ -68,7 +68,7 @@ def test_health_turns_503_when_redis_stops(test_database_url):
     assert before.status_code == 200, before.text
     assert after.status_code == 503
     body = after.json()
-    assert body["failing"] == ["redis", "workers", "models:leukemia", "models:vhs"]
+    assert body["failing"] == ["redis", "workers", "models:cxr", "models:leukemia", "models:vhs"]
     assert body["checks"]["redis"]["ok"] is False
     assert "ConnectionError" in body["checks"]["redis"]["error"]
     assert body["checks"]["workers"]["error"] == "broker unreachable"

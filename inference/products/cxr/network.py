@@ -32,9 +32,9 @@ _CHANNELS = (16, 32, 48, 64, 96)
 _POOL_SHARPNESS = 4.0
 
 
-def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+def _conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
@@ -45,15 +45,17 @@ class FindingsNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        # A strided stem (256 -> 128) keeps the full-resolution cost small on a CPU; then
-        # three stages halve the grid (128 -> 64 -> 32 -> 16) and a last one refines it.
+        # A strided stem (256 -> 128) and a strided convolution (128 -> 64) keep the
+        # high-resolution cost small on a CPU; then two stages halve the grid (64 -> 32 -> 16)
+        # with two convolutions each, and a last stage refines the 16x16 grid.
         layers: list[nn.Module] = [
             nn.Conv2d(1, _CHANNELS[0], 5, stride=2, padding=2, bias=False),
             nn.BatchNorm2d(_CHANNELS[0]),
             nn.ReLU(inplace=True),
+            _conv_block(_CHANNELS[0], _CHANNELS[1], stride=2),
         ]
-        for index, (c_in, c_out) in enumerate(itertools.pairwise(_CHANNELS)):
-            if index < 3:
+        for index, (c_in, c_out) in enumerate(itertools.pairwise(_CHANNELS[1:])):
+            if index < 2:
                 layers.append(nn.MaxPool2d(2))
             layers += [_conv_block(c_in, c_out), _conv_block(c_out, c_out)]
         self.body = nn.Sequential(*layers)

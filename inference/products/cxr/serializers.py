@@ -52,8 +52,8 @@ class SingleInferenceRequestSerializer(serializers.Serializer):
     dicom_output = StrictBooleanField(
         required=False,
         default=False,
-        help_text="Also write the heatmap as a DICOM Secondary Capture in the source study "
-        "(with save_to_disk). An addition to the seed.",
+        help_text="Planned addition: a DICOM Secondary Capture of the heatmap in the source "
+        "study. Not built yet: accepted and ignored.",
     )
 
     def validate_patient_id(self, value: str | None) -> str | None:
