@@ -56,8 +56,12 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(result, indent=2))
         else:
-            formatter = format_classification if "confusion" in result else format_measurement
-            self.stdout.write(formatter(result))
+            if "confusion" in result:
+                self.stdout.write(format_classification(result))
+            elif "rejection" in result:
+                self.stdout.write(format_measurement(result))
+            else:  # a product without a Markdown report of its own: its figures as JSON
+                self.stdout.write(json.dumps(result, indent=2))
 
 
 def format_classification(result: dict) -> str:
