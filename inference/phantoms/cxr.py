@@ -48,6 +48,7 @@ from inference.phantoms.cxr_render import (
     make_scene,
     sample_exposure,
 )
+from inference.products.cxr.labels import FINDINGS
 
 __all__ = [
     "DATASET_STRIDE",
@@ -62,19 +63,6 @@ __all__ = [
     "save_dicom",
 ]
 
-FINDINGS: tuple[str, ...] = (
-    "Tuberculosis",
-    "Cardiomegaly",
-    "Pleural Thickening",
-    "Pleural Effusion",
-    "Pneumothorax",
-    "Consolidation",
-    "Atelectasis",
-    "Nodule Mass",
-    "Fibrosis",
-    "Infiltration",
-    "Calcification",
-)
 SAMPLERS = {
     "Tuberculosis": cxr_findings.tuberculosis,
     "Cardiomegaly": cxr_findings.cardiomegaly,

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from inference.products.cxr.apps import CxrConfig
 from inference.products.cxr.labels import FINDINGS
 
 if TYPE_CHECKING:
@@ -46,20 +47,9 @@ if TYPE_CHECKING:
 
 #: Per finding, the probability at or above which it is present: chosen by
 #: ``train_reference_models --seed 0`` on its validation studies (Youden's J), also in
-#: ``models/cxr/manifest.json`` (notes.thresholds).  The product's ``CXR_THRESHOLDS``.
-THRESHOLDS: dict[str, float] = {
-    "Tuberculosis": 0.1719,
-    "Cardiomegaly": 0.8776,
-    "Pleural Thickening": 0.5179,
-    "Pleural Effusion": 0.1615,
-    "Pneumothorax": 0.9494,
-    "Consolidation": 0.7713,
-    "Atelectasis": 0.6335,
-    "Nodule Mass": 0.3722,
-    "Fibrosis": 0.2437,
-    "Infiltration": 0.1689,
-    "Calcification": 0.7695,
-}
+#: ``models/cxr/manifest.json`` (notes.thresholds); written once, as the product's
+#: ``CXR_THRESHOLDS`` default in its declaration.
+THRESHOLDS: dict[str, float] = CxrConfig.settings_defaults["CXR_THRESHOLDS"]
 
 #: The phantoms' truth mask grid (``inference.phantoms.cxr.MASK_SIZE``).
 MASK_SIZE = 32
