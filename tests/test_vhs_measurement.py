@@ -301,8 +301,10 @@ def test_batch_aggregates_over_frames_with_landmarks():
         "rejected": True,
         "rejection_reason": "not_a_valid_radiograph",
         "classifier_confidence": 0.7937,
+        "result_code": 6,  # an addition to the seed: a code 6 and a code 7 differ
     }
     assert body["per_photo"][2]["pop_detected"] is False
+    assert [photo["result_code"] for photo in body["per_photo"]] == [6, 1, 1]
     assert summarise([rejected, other, good]).result_code == 1
 
 

@@ -84,6 +84,8 @@ def classify(exc: BaseException) -> ApiError:
         return ApiError(400, "IMAGE_UNUSABLE", "Image format not supported or corrupted")
     if isinstance(exc, InferenceTimeout):
         return ApiError(504, "INFERENCE_TIMEOUT", "The prediction did not finish in time; retry")
+    if isinstance(exc, InferenceError) and exc.status is not None:
+        return ApiError(exc.status, exc.code, exc.message)
     if isinstance(exc, InferenceError):
         logger.error("inference failed", extra={"code": exc.code})
         return ApiError(500, "INTERNAL_SERVER_ERROR", "Unexpected server error")

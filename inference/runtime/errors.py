@@ -8,9 +8,22 @@ from __future__ import annotations
 
 
 class InferenceError(Exception):
-    """Base class; ``code`` is stable and travels in task outcomes."""
+    """Base class; ``code`` is stable and travels in task outcomes.
+
+    A product's own failure (a pipeline step that found nothing, say) subclasses this with
+    its ``code`` and the HTTP ``status`` it answers; every subclass is known by its code, so
+    it crosses the broker and is raised again in the web tier as itself.
+    """
 
     code = "INFERENCE_ERROR"
+    #: The HTTP status of a product-defined failure; None for the platform's own (classified
+    #: one by one in ``inference.api.errors``).
+    status: int | None = None
+    _by_code: dict[str, type[InferenceError]] = {}
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        InferenceError._by_code[cls.code] = cls
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message or self.__class__.__doc__ or self.code)
@@ -53,19 +66,6 @@ class InferenceFailed(InferenceError):
     code = "INFERENCE_FAILED"
 
 
-_BY_CODE = {
-    cls.code: cls
-    for cls in (
-        ModelsNotLoaded,
-        InferenceTimeout,
-        DeadlineExceeded,
-        InvalidInput,
-        Overloaded,
-        InferenceFailed,
-    )
-}
-
-
 def from_outcome(code: str, message: str) -> InferenceError:
     """Rebuild the exception a worker reported; unknown codes become ``InferenceFailed``."""
-    return _BY_CODE.get(code, InferenceFailed)(message)
+    return InferenceError._by_code.get(code, InferenceFailed)(message)

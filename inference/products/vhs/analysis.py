@@ -15,9 +15,9 @@ Pure functions (no torch, no Django), so every rule is tested directly:
   vertebral landmark is not seen (nothing can be measured); 0 when the landmarks are seen but
   give no usable geometry (no vertebral unit, or a VHS outside 3-20, which no heart has: for
   instance an image whose pixels are not square because it was resized carelessly); 4 when
-  VHS is measured but the VLAS point is not seen; otherwise 1, 2 or 3 by confidence.  Code 7
-  (PoP rectification failed) belongs to the PoP pipeline, which this platform does not run
-  yet.
+  VHS is measured but the VLAS point is not seen; otherwise 1, 2 or 3 by confidence; 7 when
+  the photo is of a screen (picture-of-picture) but its screen could not be found and
+  rectified (``pipeline.measure_frame``).
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ class FrameResult:
     vhs: float | None = None
     vlas: float | None = None
     axes_perpendicular: bool = False
+    #: A photo of a screen, found and rectified before measuring (the PoP pipeline).
+    pop_detected: bool = False
+    #: What the PoP pipeline saw of the photo (``pop.ScreenFinding.quality``), for feedback.
+    quality: dict[str, Any] | None = None
 
     @property
     def rejected(self) -> bool:

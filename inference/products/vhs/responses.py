@@ -43,7 +43,7 @@ def single(
         "result_description": RESULT_DESCRIPTIONS[frame.result_code],
         "model_confidence": frame.confidence,
         "spread": round(frame.spread, 4) if frame.spread is not None else None,
-        "pop_detected": False,
+        "pop_detected": frame.pop_detected,
         "model_version": model_version,
     }
     if rendered_image is not None:
@@ -53,6 +53,9 @@ def single(
 
 
 def per_photo(frame: FrameResult, rendered_image: str | None) -> dict[str, Any]:
+    """One image of a batch or stream.  ``result_code`` is an addition to the seed (which
+    gives none per image), so that a code 7 (PoP photo not rectified) and a code 6 (not a
+    radiograph) can be told apart."""
     if frame.rejected:
         return {
             "vhs": None,
@@ -64,6 +67,7 @@ def per_photo(frame: FrameResult, rendered_image: str | None) -> dict[str, Any]:
             "rejected": True,
             "rejection_reason": REJECTION_REASON,
             "classifier_confidence": round(frame.classifier_confidence, 4),
+            "result_code": 6,
         }
     entry: dict[str, Any] = {
         "vhs": frame.vhs,
@@ -72,9 +76,10 @@ def per_photo(frame: FrameResult, rendered_image: str | None) -> dict[str, Any]:
         "model_confidence": frame.confidence if frame.measured else "review",
         "landmarks_detected": frame.measured,
         "axes_perpendicular": frame.axes_perpendicular if frame.measured else False,
+        "result_code": frame.result_code,
     }
     if frame.measured:
-        entry["pop_detected"] = False
+        entry["pop_detected"] = frame.pop_detected
     if rendered_image is not None:
         entry["rendered_image"] = rendered_image
     return entry

@@ -132,7 +132,8 @@ class BillingSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="VhsSingleResponse")
 class SingleResponseSerializer(serializers.Serializer):
-    """One image that was accepted as a radiograph (result codes 0 to 5)."""
+    """One image that was accepted as a radiograph (result codes 0 to 5), or a photo of a
+    screen whose screen could not be rectified (7, never billed)."""
 
     vhs = serializers.FloatField(allow_null=True)
     vlas = serializers.FloatField(allow_null=True)
@@ -186,6 +187,10 @@ class PerPhotoSerializer(serializers.Serializer):
         component_name="VhsRejectionReason", choices=REJECTION_REASONS, required=False
     )
     classifier_confidence = serializers.FloatField(required=False)
+    result_code = serializers.IntegerField(
+        help_text="An addition to the seed: this image's result code (1-7), so that a photo "
+        "of a screen that could not be rectified (7) and a non-radiograph (6) differ."
+    )
 
 
 @extend_schema_serializer(component_name="VhsBatchResponse")

@@ -35,6 +35,8 @@ class Measured:
     frame: FrameResult
     rendered_image: str | None
     model_version: str
+    #: The rectified screen of a PoP photo (base64 JPEG), when asked for.
+    rectified_image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,16 +47,23 @@ class Settlement:
     billing: engine.BillingDecision
 
 
-async def measure(images: list[CheckedImage], *, render: bool) -> list[Measured]:
-    results = await run_items(PRODUCT, [image.item(render=render) for image in images])
-    return [
-        Measured(
-            FrameResult(**result["frame"]),
-            result.get("rendered_image"),
-            result["model"]["model_version"],
-        )
-        for result in results
-    ]
+def measured(result: dict[str, Any]) -> Measured:
+    """One worker result as the web tier reads it."""
+    return Measured(
+        FrameResult(**result["frame"]),
+        result.get("rendered_image"),
+        result["model"]["model_version"],
+        result.get("rectified_image"),
+    )
+
+
+async def measure(
+    images: list[CheckedImage], *, render: bool, rectified: bool = False
+) -> list[Measured]:
+    """Each image measured on the workers (a PoP photo rectified first); ``rectified`` also
+    returns a PoP photo's rectified screen."""
+    items = [image.item(render=render, rectified=rectified) for image in images]
+    return [measured(result) for result in await run_items(PRODUCT, items)]
 
 
 def settle(
