@@ -6,6 +6,7 @@ import functools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -73,18 +74,32 @@ class PlatformStack:
     worker: ServerProcess
     worker_name: str
     redis_url: str
+    # The folders the servers may read chest X-ray studies from and write outputs to.
+    cxr_input: Path
+    cxr_output: Path
 
 
 @pytest.fixture(scope="session")
-def platform_stack(test_database_url: str, redis_url: str) -> Iterator[PlatformStack]:
-    env = platform_env(test_database_url, redis_url)
+def platform_stack(
+    test_database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PlatformStack]:
+    files = tmp_path_factory.mktemp("platform-files")
+    cxr_input, cxr_output = files / "cxr-input", files / "cxr-output"
+    cxr_input.mkdir()
+    cxr_output.mkdir()
+    env = platform_env(
+        test_database_url,
+        redis_url,
+        CXR_INPUT_ROOTS=str(cxr_input),
+        CXR_OUTPUT_ROOTS=str(cxr_output),
+    )
     worker, worker_name = start_celery_worker(env, redis_url)
     try:
         daphne, base_url = start_daphne(env)
     except Exception:
         worker.stop()
         raise
-    yield PlatformStack(base_url, daphne, worker, worker_name, redis_url)
+    yield PlatformStack(base_url, daphne, worker, worker_name, redis_url, cxr_input, cxr_output)
     daphne.stop()
     worker.stop()
 
