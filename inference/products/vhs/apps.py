@@ -41,5 +41,10 @@ class VhsConfig(ProductConfig):
         n_meaning="radiographs and as many non-radiographs",
     )
     envelope = "inference.products.vhs.errors.ENVELOPE"
+    settings_defaults = {
+        # A streamed prediction sends a ": keep-alive" comment after this long without an
+        # event, so proxies keep an idle connection open while an image computes.
+        "VHS_STREAM_KEEPALIVE_SECONDS": 15.0,
+    }
     openapi_tag = "vhs"
     openapi_description = "Veterinary cardiac VHS/VLAS measurement, API v3 (seed 002): x-api-key."
