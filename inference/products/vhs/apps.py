@@ -45,6 +45,11 @@ class VhsConfig(ProductConfig):
         # A streamed prediction sends a ": keep-alive" comment after this long without an
         # event, so proxies keep an idle connection open while an image computes.
         "VHS_STREAM_KEEPALIVE_SECONDS": 15.0,
+        # PoP capture sessions (seed 002's session_config; docs/vhs.md, PoP capture sessions).
+        "VHS_POP_SESSION_MAX_FRAMES": 20,
+        "VHS_POP_SESSION_MAX_CONSECUTIVE_FAILURES": 5,
+        "VHS_POP_SESSION_TTL_SECONDS": 300,
+        "VHS_POP_SESSION_GOOD_FRAMES": 3,
     }
     openapi_tag = "vhs"
     openapi_description = "Veterinary cardiac VHS/VLAS measurement, API v3 (seed 002): x-api-key."
