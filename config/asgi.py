@@ -14,7 +14,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from config.body_limit import BodySizeLimitMiddleware  # noqa: E402
-from config.routing import websocket_urlpatterns  # noqa: E402
+from config.routing import http_router, websocket_urlpatterns  # noqa: E402
 from config.startup import require_secret_key  # noqa: E402
 from inference.runtime.memory import return_large_blocks_to_the_system  # noqa: E402
 
@@ -32,7 +32,7 @@ if settings.CELERY_TASK_ALWAYS_EAGER:
 application = ProtocolTypeRouter(
     {
         # Each endpoint's body limit (config.body_limit), checked before Django reads a byte.
-        "http": BodySizeLimitMiddleware(django_asgi_app),
+        "http": BodySizeLimitMiddleware(http_router(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -1,5 +1,36 @@
-"""WebSocket routes. Products add their consumers here (PoP live capture, for one)."""
+"""Channels routes: each declared product's consumers, mounted under its URL prefix.
 
-from django.urls import URLPattern
+A product lists them in ``<package>.routing`` (``ProductConfig.asgi_routes``): streaming HTTP
+endpoints (``http_urlpatterns``, served before Django) and WebSockets
+(``websocket_urlpatterns``).  Their paths are relative to the product's prefix.
+"""
 
-websocket_urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+from typing import Any
+
+from channels.routing import URLRouter
+from django.urls import URLPattern, URLResolver, path
+
+from inference.runtime.product import products
+
+
+def product_routes(kind: str) -> list[URLPattern | URLResolver]:
+    """Every product's ``kind`` routes, each product's under its ``url_prefix``."""
+    routes: list[URLPattern | URLResolver] = []
+    for config in products():
+        patterns = config.asgi_routes(kind)
+        if patterns:
+            routes.append(path(config.url_prefix, URLRouter(patterns)))
+    return routes
+
+
+def http_router(django_app: Any) -> Any:
+    """The products' streaming HTTP consumers first; every other path goes to Django."""
+    routes = product_routes("http")
+    if not routes:
+        return django_app
+    return URLRouter([*routes, path("", django_app), path("<path:rest>", django_app)])
+
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = product_routes("websocket")

@@ -16,11 +16,11 @@ def vhs_key() -> str:
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "delete"])
 def test_an_unknown_vhs_path_is_a_json_404_in_the_vhs_envelope(client, method):
-    response = getattr(client, method)("/vhs/v3/corners")
+    response = getattr(client, method)("/vhs/v3/no-such-endpoint")
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"error": "No endpoint at /vhs/v3/corners"}
+    assert response.json() == {"error": "No endpoint at /vhs/v3/no-such-endpoint"}
 
 
 def test_an_unknown_leukemia_path_is_a_json_404_in_the_leukemia_envelope(client):

@@ -145,9 +145,15 @@ class ErrorEnvelope:
     def body(self, error: ApiError, request: Any) -> dict[str, Any]:
         raise NotImplementedError
 
-    def response(self, exc: BaseException, request: Any) -> Response:
+    def render(self, exc: BaseException, request: Any) -> tuple[ApiError, dict[str, Any]]:
+        """The adapted error for ``exc`` and its document (for responses built outside DRF,
+        a streaming consumer's, say)."""
         error = self.adapt(classify(exc))
-        response = Response(self.body(error, request), status=error.status)
+        return error, self.body(error, request)
+
+    def response(self, exc: BaseException, request: Any) -> Response:
+        error, body = self.render(exc, request)
+        response = Response(body, status=error.status)
         for name, value in error.headers.items():
             response[name] = value
         return response

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -12,6 +14,7 @@ from django.conf import settings
 from inference import tasks
 from inference.runtime import payloads
 from inference.runtime.dispatch import run_task
+from inference.runtime.errors import InferenceError
 
 
 async def run_items(product: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -39,6 +42,57 @@ async def run_items(product: str, items: list[dict[str, Any]]) -> list[dict[str,
     finally:
         if keys:
             await sync_to_async(payloads.discard, thread_sensitive=False)(keys)
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """One item's result (``error`` None) or its failure, with the item's index."""
+
+    index: int
+    result: dict[str, Any] | None = None
+    error: InferenceError | None = None
+
+
+async def each_result(
+    product: str, items: list[dict[str, Any]], *, tick_s: float | None = None
+) -> AsyncIterator[ItemOutcome | None]:
+    """Like ``run_items``, but each item's outcome as soon as it is ready (streaming).
+
+    Yields ``None`` after ``tick_s`` seconds with nothing ready (a caller's cue to send a
+    keep-alive).  When the caller stops early (its client left: the iteration is closed or
+    cancelled), the items not yet finished are abandoned: their tasks are revoked and their
+    bytes discarded, so a worker that has not started one does not run it.
+    """
+    timeout = float(settings.REQUEST_TIMEOUT_SECONDS)
+    deadline = time.time() + timeout
+    sent, keys = await sync_to_async(_stored, thread_sensitive=False)(items, timeout)
+    running = {
+        asyncio.ensure_future(run_task(tasks.predict, product, item, deadline)): index
+        for index, item in enumerate(sent)
+    }
+    pending = set(running)
+    try:
+        while pending:
+            done, pending = await asyncio.wait(
+                pending, timeout=tick_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                yield None
+            for future in sorted(done, key=running.__getitem__):
+                index = running[future]
+                try:
+                    result = future.result()
+                except InferenceError as exc:
+                    yield ItemOutcome(index, error=exc)
+                    continue
+                restored = await sync_to_async(payloads.restore, thread_sensitive=False)(result)
+                yield ItemOutcome(index, result=restored)
+    finally:
+        for future in pending:
+            future.cancel()
+            future.add_done_callback(_discard_unread)
+        if keys:
+            await asyncio.shield(sync_to_async(payloads.discard, thread_sensitive=False)(keys))
 
 
 def _stored(items: list[dict[str, Any]], ttl_s: float) -> tuple[list[dict[str, Any]], list[str]]:

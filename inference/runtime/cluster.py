@@ -36,8 +36,9 @@ def worker_model_statuses(limit: int | None = None) -> dict[str, dict[str, Any]]
     return answered
 
 
-def product_status(product: str) -> dict[str, Any] | None:
-    """One answering worker's status of ``product``, preferring a worker that has it loaded."""
-    statuses = [s[product] for s in worker_model_statuses().values() if product in s]
+def product_status(product: str, limit: int | None = None) -> dict[str, Any] | None:
+    """One answering worker's status of ``product``, preferring a worker that has it loaded
+    (``limit``: of the first workers to answer, not waiting out the broadcast's timeout)."""
+    statuses = [s[product] for s in worker_model_statuses(limit).values() if product in s]
     loaded = [status for status in statuses if status.get("loaded")]
     return (loaded or statuses or [None])[0]

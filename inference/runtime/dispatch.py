@@ -120,6 +120,11 @@ async def run_task(task: Task, *args: Any, timeout: float | None = None) -> Any:
     )
     try:
         meta = await _await_result(async_result.id, timeout)
+    except asyncio.CancelledError:
+        # The caller left (a streaming client disconnected): a task not yet started is not
+        # run.  Revoking is a broadcast; it is sent without waiting for it.
+        asyncio.get_running_loop().run_in_executor(None, async_result.revoke)
+        raise
     except TimeoutError:
         await sync_to_async(async_result.revoke, thread_sensitive=False)()
         raise InferenceTimeout(f"no result within {timeout:.0f} s") from None

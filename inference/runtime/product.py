@@ -93,6 +93,10 @@ class ProductConfig(AppConfig):
     * ``openapi_tag`` and ``openapi_description``: its section in ``/api/docs/``.
     * ``settings_defaults``: product settings (name -> value) a deployment may override in
       its settings; read with ``setting(name)``.
+
+    A product that serves Channels consumers (a streaming HTTP endpoint, a WebSocket) puts
+    them in ``<package>.routing`` as ``http_urlpatterns`` / ``websocket_urlpatterns``, paths
+    relative to ``url_prefix``; ``config.routing`` mounts them.
     """
 
     # Django picks the one AppConfig of an apps.py that is not marked ``default = False``;
@@ -118,6 +122,14 @@ class ProductConfig(AppConfig):
     @property
     def urls(self) -> str:
         return f"{self.name}.urls"
+
+    def asgi_routes(self, kind: str) -> list[Any]:
+        """The product's Channels routes of ``kind`` (``http`` or ``websocket``), if any."""
+        from importlib.util import find_spec
+
+        if find_spec(f"{self.name}.routing") is None:
+            return []
+        return list(getattr(import_module(f"{self.name}.routing"), f"{kind}_urlpatterns", []))
 
     def error_envelope(self) -> Any:
         """The product's ``ErrorEnvelope`` instance."""

@@ -13,7 +13,9 @@ import asyncio
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import APIException
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -112,3 +114,40 @@ class PredictView(VhsView):
             body = responses.single(frames[0], model_version, rendered[0], settlement.history)
         body["billing"] = settlement.billing.as_response()
         return service.as_json(body)
+
+
+class StreamingServedByAsgi(APIException):
+    status_code = 501
+    default_detail = "Streaming is served by the ASGI server (daphne); this path was not."
+
+
+class PredictStreamView(VhsView):
+    """``POST predict/stream``: served by ``stream.PredictStreamConsumer`` (ASGI), which runs
+    this view's authentication, permissions and throttles; this class also declares the
+    body limit (``config.body_limit``) and documents the endpoint."""
+
+    body_limit = Base64Images(serializers.MAX_BATCH)
+
+    @extend_schema(
+        summary="Streaming batch prediction, Server-Sent Events (billed once on a valid VHS)",
+        description="The body of a batch `predict` (`images`, up to 10; or one `image`). "
+        "Answers `text/event-stream`: `processing_started` `{n_images, model_version}`; one "
+        "`photo` per image as soon as it is measured (a `per_photo` entry with `index`, "
+        "`n_total`, `model_version`; a non-radiograph is a `photo` with `rejected: true`, "
+        "`result_code` 6); `error` `{index, uuid, error}` per image that failed "
+        '(`"Invalid image data"` for one that cannot be decoded); then `summary` (the '
+        "batch's statistics, `billing`, `historic_vhs`, `historic_vlas`). Refusals before "
+        "the stream (key, JSON, fields, more than 10 images, body size) are ordinary JSON "
+        "errors. Billed once at the session rate; see docs/vhs.md, Streaming.",
+        request=serializers.PredictRequestSerializer,
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, description="The event stream."
+            ),
+            **serializers.error_responses(400, 403, 413, 415, 500),
+        },
+        tags=["vhs"],
+        operation_id="vhs_predict_stream",
+    )
+    async def post(self, request: Request) -> Response:
+        raise StreamingServedByAsgi()
