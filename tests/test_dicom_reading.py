@@ -596,6 +596,7 @@ def test_read_header_returns_the_products_tags() -> None:
         patient_name="Doe Jane Dr",
         patient_age="045Y",
         patient_sex="F",
+        sop_class_uid=ds.SOPClassUID,
         sop_instance_uid=ds.SOPInstanceUID,
         study_instance_uid=ds.StudyInstanceUID,
         series_instance_uid=ds.SeriesInstanceUID,

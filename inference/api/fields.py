@@ -87,6 +87,21 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class FormBooleanField(serializers.BooleanField):
+    """A multipart form's ``true`` or ``false`` (text, in any letter case), and nothing else.
+
+    A form sends every value as text, so this is ``StrictBooleanField`` for forms: DRF's
+    ``"yes"``, ``"1"`` or ``"on"`` are refused as ``invalid`` (``{input}`` quotes them).
+    """
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.strip().lower() in ("true", "false"):
+            return data.strip().lower() == "true"
+        self.fail("invalid", input=data)
+
+
 class NamedChoiceField(serializers.ChoiceField):
     """A response field whose choices are one named enum in the schema.
 

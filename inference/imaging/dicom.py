@@ -118,6 +118,7 @@ class DicomHeader:
     patient_name: str | None
     patient_age: str | None
     patient_sex: str | None
+    sop_class_uid: str | None
     sop_instance_uid: str | None
     study_instance_uid: str | None
     series_instance_uid: str | None
@@ -153,8 +154,19 @@ def read_header(
     Enough to identify the patient and study and to check the image's size before anything
     is decoded; ``stop_before_pixels`` means the pixel bytes are never even parsed.
     """
-    ds = _parse(source, stop_before_pixels=True, max_inflated_bytes=max_inflated_bytes)
-    return _header(ds)
+    return _header(read_header_dataset(source, max_inflated_bytes=max_inflated_bytes))
+
+
+def read_header_dataset(
+    source: Source, *, max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
+) -> Dataset:
+    """The header of a DICOM file as pydicom's ``Dataset``, without its pixel data.
+
+    For a product that derives a new instance from the file (a Secondary Capture in the same
+    study, ``inference.imaging.secondary_capture``) and so needs the tags as stored; parsed
+    with the same checks as ``read_header``.
+    """
+    return _parse(source, stop_before_pixels=True, max_inflated_bytes=max_inflated_bytes)
 
 
 def read_image(
@@ -334,6 +346,7 @@ def _header(ds: Dataset) -> DicomHeader:
             patient_name=_person_name(ds),
             patient_age=_text(ds, "PatientAge"),
             patient_sex=_text(ds, "PatientSex"),
+            sop_class_uid=_text(ds, "SOPClassUID"),
             sop_instance_uid=_text(ds, "SOPInstanceUID"),
             study_instance_uid=_text(ds, "StudyInstanceUID"),
             series_instance_uid=_text(ds, "SeriesInstanceUID"),

@@ -5,7 +5,10 @@ task; here the worker reserves what the decoded frame will take from the process
 budget (``inference.runtime.pixels``; float32 display pixels plus the decoder's own
 buffer), takes the bytes, and decodes the first frame through ``inference.imaging.dicom``:
 modality LUT, VOI LUT or window, MONOCHROME1 inversion, colour to luminance.  The pipeline
-then has ``item["study"]`` (a ``DicomImage``) and ``item["pixels"]`` (its 0..1 array).
+then has ``item["study"]`` (a ``DicomImage``) and ``item["pixels"]`` (its 0..1 array),
+and, when the request asked for a DICOM Secondary Capture (``item["dicom_output"]``),
+``item["source_header"]``: the file's header as pydicom read it (no pixel data), to copy the
+patient and study from.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from inference.imaging.dicom import DicomRejected, read_image
+from inference.imaging.dicom import DicomRejected, read_header_dataset, read_image
 from inference.runtime import pixels
 from inference.runtime.errors import InvalidInput
 from inference.runtime.images import IMAGE_KEYS, budget_wait_s, image_bytes
@@ -37,8 +40,11 @@ def decoded_study(item: dict[str, Any], deadline: float | None = None) -> Iterat
         raise InvalidInput("unusable study: its decoded size was not announced")
     with pixels.budget().reserve(announced, budget_wait_s(deadline), deadline):
         raw = image_bytes(item)
+        source_header = None
         try:
             study = read_image(raw, max_pixels=settings.CXR_MAX_PIXELS)
+            if item.get("dicom_output"):
+                source_header = read_header_dataset(raw)
         except DicomRejected as exc:
             raise InvalidInput(f"unusable study: {exc.message}") from exc
         finally:
@@ -48,4 +54,6 @@ def decoded_study(item: dict[str, Any], deadline: float | None = None) -> Iterat
         decoded = {k: v for k, v in item.items() if k not in IMAGE_KEYS and k != "decoded_bytes"}
         decoded["study"] = study
         decoded["pixels"] = study.pixels
+        if source_header is not None:
+            decoded["source_header"] = source_header
         yield decoded

@@ -2,8 +2,10 @@
 
 Everything a response or the output folder needs is made here, from the decoded study: the
 findings at the product's thresholds, the overall result, the source image and the heatmap
-as PNGs, and the PDF report.  The worker returns bytes (base64), never writes a file: files
-are the web tier's, so a GPU worker on another machine needs no shared volume.
+as PNGs, the PDF report and, when the request asked for it (``dicom_output``), the heatmap
+as a DICOM Secondary Capture in the source's study.  The worker returns bytes (base64),
+never writes a file: files are the web tier's, so a GPU worker on another machine needs no
+shared volume.
 """
 
 from __future__ import annotations
@@ -12,17 +14,23 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from django.conf import settings
+from pydicom import Dataset
 
 from inference.imaging.dicom import to_png
+from inference.imaging.secondary_capture import secondary_capture
 from inference.products.cxr.labels import FINDINGS, NORMAL, overall_result
 from inference.products.cxr.network import heatmap
-from inference.products.cxr.render import overlay_png
+from inference.products.cxr.render import encode_png, overlay
 from inference.products.cxr.report import ReportInput, render_report
 from inference.runtime.product import DISCLAIMER
 
 #: Confidences are given with two decimals, as the seed shows them (0.87).
 DECIMALS = 2
+#: Who made the heatmap's Secondary Capture, as its Manufacturer and Model Name say.
+MANUFACTURER = "Medical-imaging AI platform"
+MODEL_NAME = "Chest X-ray DICOM analysis"
 
 
 def _b64(data: bytes) -> str:
@@ -49,7 +57,8 @@ def analyse(models: Any, item: dict[str, Any], deadline: float | None) -> dict[s
     present = [index for index, finding in enumerate(findings) if finding["presence"]]
     result = overall_result([FINDINGS[index] for index in present])
     source_png = to_png(item["study"])
-    heatmap_png = overlay_png(item["pixels"], heatmap(scored["maps"], present)) if present else None
+    overlaid = overlay(item["pixels"], heatmap(scored["maps"], present)) if present else None
+    heatmap_png = encode_png(overlaid) if overlaid is not None else None
     metadata = item.get("metadata", {})
     model_version = models.model_info()["model_version"] or ""
     report = render_report(
@@ -71,7 +80,7 @@ def analyse(models: Any, item: dict[str, Any], deadline: float | None) -> dict[s
             disclaimer=DISCLAIMER,
         )
     )
-    return {
+    answer = {
         "result": result,
         # The seed: all 11 when any is present, [] when Normal.
         "findings": findings if result != NORMAL else [],
@@ -80,3 +89,35 @@ def analyse(models: Any, item: dict[str, Any], deadline: float | None) -> dict[s
         "heatmap_png": _b64(heatmap_png) if heatmap_png is not None else "",
         "report_pdf": _b64(report),
     }
+    if item.get("dicom_output"):
+        # Normal: no heatmap, so no Secondary Capture either ("", as for the PNG).
+        answer["heatmap_dicom"] = (
+            _b64(
+                heatmap_dicom(
+                    item["source_header"], overlaid, [FINDINGS[i] for i in present], model_version
+                )
+            )
+            if overlaid is not None
+            else ""
+        )
+    return answer
+
+
+def heatmap_dicom(
+    source: Dataset, rgb: np.ndarray, present: list[str], model_version: str
+) -> bytes:
+    """The heatmap as a DICOM Secondary Capture in the source's study (``docs/cxr.md``)."""
+    version = model_version or "unversioned model"
+    return secondary_capture(
+        source,
+        rgb,
+        series_description=f"Chest X-ray heatmap ({version})",
+        derivation=(
+            f"Class activation heatmap of {', '.join(present)} over the source image, "
+            f"with a colour scale on the right; model {version}"
+        ),
+        manufacturer=MANUFACTURER,
+        model_name=MODEL_NAME,
+        software_version=version,
+        comments=DISCLAIMER,
+    )

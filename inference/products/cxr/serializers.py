@@ -13,7 +13,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from inference.api.fields import NamedChoiceField, StrictBooleanField, TextField
+from inference.api.fields import (
+    FormBooleanField,
+    NamedChoiceField,
+    StrictBooleanField,
+    TextField,
+)
 from inference.products.cxr.labels import FINDINGS, RESULTS
 from inference.products.cxr.paths import is_safe_patient_id
 
@@ -21,6 +26,17 @@ from inference.products.cxr.paths import is_safe_patient_id
 def _required(field: str) -> dict[str, str]:
     message = f"{field} is required in the request"
     return {"required": message, "null": message, "blank": message}
+
+
+#: ``dicom_output``: the heatmap as a DICOM Secondary Capture too (an addition to the seed).
+DICOM_OUTPUT_HELP = (
+    "true: the heatmap also comes as a DICOM Secondary Capture (RGB) in the source's study, "
+    "in Data.heatmap_dicom; false (default): Data is the seed's, without that field."
+)
+DICOM_OUTPUT_ERRORS = {
+    "invalid": "Invalid value for dicom_output, should be a boolean: {input!r}",
+    "null": "Invalid value for dicom_output, should be a boolean: None",
+}
 
 
 @extend_schema_serializer(component_name="CxrSingleInferenceRequest")
@@ -34,7 +50,8 @@ class SingleInferenceRequestSerializer(serializers.Serializer):
             **_required("save_to_disk"),
             "invalid": "Invalid value for save_to_disk, should be a boolean: {input!r}",
         },
-        help_text="true: write the four output files; false: return base64 PNGs.",
+        help_text="true: write the output files (four; five with dicom_output); false: return "
+        "base64 PNGs.",
     )
     patient_id = TextField(
         required=False,
@@ -52,8 +69,8 @@ class SingleInferenceRequestSerializer(serializers.Serializer):
     dicom_output = StrictBooleanField(
         required=False,
         default=False,
-        help_text="Planned addition: a DICOM Secondary Capture of the heatmap in the source "
-        "study. Not built yet: accepted and ignored.",
+        error_messages=DICOM_OUTPUT_ERRORS,
+        help_text=DICOM_OUTPUT_HELP,
     )
 
     def validate_patient_id(self, value: str | None) -> str | None:
@@ -75,6 +92,12 @@ class SingleInferenceRequestSerializer(serializers.Serializer):
 class UploadRequestSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="One DICOM file (multipart field 'file').")
     patient_id = TextField(required=False, allow_blank=True)
+    dicom_output = FormBooleanField(
+        required=False,
+        default=False,
+        error_messages=DICOM_OUTPUT_ERRORS,
+        help_text=f"{DICOM_OUTPUT_HELP} A form field: 'true' or 'false'.",
+    )
 
 
 class FindingSerializer(serializers.Serializer):
@@ -100,6 +123,13 @@ class DataSerializer(serializers.Serializer):
     source_image = serializers.CharField(help_text="A file path (save_to_disk) or a base64 PNG.")
     heatmap = serializers.CharField(
         allow_blank=True, help_text='A file path or a base64 PNG; "" when Normal.'
+    )
+    heatmap_dicom = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="An addition, present only with dicom_output: true: the heatmap as a DICOM "
+        "Secondary Capture in the source's study, a file path (save_to_disk: "
+        '<patient_id>_heatmap.dcm) or the base64 .dcm file; "" when Normal.',
     )
     metadata = MetadataSerializer()
 

@@ -7,7 +7,10 @@
   renders the PNGs and the PDF).
 * ``deliver``: the ``Data`` object, with the files written as one set (``outputs``) when
   ``save_to_disk``, or base64 PNGs.  With a Normal result there is no heatmap: the field is
-  ``""`` and no heatmap file is written (the set has the other three).
+  ``""`` and no heatmap file is written (the set has the other three).  With
+  ``dicom_output`` the heatmap comes as a DICOM Secondary Capture too, ``heatmap_dicom`` (a
+  path, ``<patient_id>_heatmap.dcm`` in the same set, or base64; ``""`` when Normal); without
+  it ``Data`` is the seed's, no field added.
 * ``settle``: the study record and the call's usage, in one transaction.
 """
 
@@ -27,6 +30,7 @@ from accounts.models import ApiKey, Customer
 from billing import engine
 from inference.api.inference import run_items
 from inference.imaging.dicom import DicomHeader, DicomRejected, read_header
+from inference.imaging.secondary_capture import missing_references
 from inference.products.cxr.apps import CxrConfig
 from inference.products.cxr.decoding import decoded_size
 from inference.products.cxr.models import Study
@@ -48,12 +52,14 @@ class StudyTooLarge(APIException):
 
 @dataclass
 class PreparedStudy:
-    """A study that passed every check: its bytes, header, patient id and output folder."""
+    """A study that passed every check: its bytes, header, patient id, output folder, and
+    whether the heatmap is wanted as DICOM too."""
 
     data: bytes
     header: DicomHeader
     patient_id: str
     output_folder: Path | None
+    dicom_output: bool = False
 
     def metadata(self, model_version: str) -> dict[str, str]:
         """The seed's ``metadata`` object (empty strings for absent tags)."""
@@ -93,6 +99,19 @@ def read_study(data: bytes, requested_patient_id: str | None) -> tuple[DicomHead
     return header, patient_id
 
 
+def check_derivable(header: DicomHeader) -> None:
+    """With ``dicom_output``: the header has the UIDs a Secondary Capture in its study needs."""
+    missing = missing_references(
+        {
+            "StudyInstanceUID": header.study_instance_uid,
+            "SOPClassUID": header.sop_class_uid,
+            "SOPInstanceUID": header.sop_instance_uid,
+        }
+    )
+    if missing:
+        raise _refuse(f"dicom_output needs a valid {', '.join(missing)} in the DICOM header")
+
+
 def prepare(request_data: dict[str, Any]) -> PreparedStudy:
     """The checked study of a validated ``single_inference`` body (see the module doc)."""
     raw_path = request_data["input_image_path"]
@@ -110,6 +129,9 @@ def prepare(request_data: dict[str, Any]) -> PreparedStudy:
         )
     data = path.read_bytes()
     header, patient_id = read_study(data, request_data.get("patient_id"))
+    dicom_output = bool(request_data.get("dicom_output"))
+    if dicom_output:
+        check_derivable(header)
     output_folder = None
     if request_data["save_to_disk"]:
         raw_output = request_data["output_folder_path"]
@@ -118,10 +140,12 @@ def prepare(request_data: dict[str, Any]) -> PreparedStudy:
         except PathRefused as exc:
             raise _refuse(exc.message) from exc
         output_folder = root / patient_id
-    return PreparedStudy(data, header, patient_id, output_folder)
+    return PreparedStudy(data, header, patient_id, output_folder, dicom_output)
 
 
-def prepare_upload(data: bytes, requested_patient_id: str | None) -> PreparedStudy:
+def prepare_upload(
+    data: bytes, requested_patient_id: str | None, *, dicom_output: bool = False
+) -> PreparedStudy:
     """The checked study of an uploaded file (no paths: its outputs go in the response)."""
     if len(data) > settings.CXR_MAX_DICOM_BYTES:
         raise StudyTooLarge(
@@ -130,13 +154,16 @@ def prepare_upload(data: bytes, requested_patient_id: str | None) -> PreparedStu
     if requested_patient_id and not is_safe_patient_id(requested_patient_id):
         raise _refuse(f"Invalid patient_id: {requested_patient_id!r} in request body")
     header, patient_id = read_study(data, requested_patient_id or None)
-    return PreparedStudy(data, header, patient_id, output_folder=None)
+    if dicom_output:
+        check_derivable(header)
+    return PreparedStudy(data, header, patient_id, output_folder=None, dicom_output=dicom_output)
 
 
 async def analyse(study: PreparedStudy) -> dict[str, Any]:
-    """The worker's analysis of the study (findings, PNGs and the PDF, base64)."""
+    """The worker's analysis of the study (findings, PNGs, the PDF and, when asked for, the
+    heatmap's Secondary Capture, base64)."""
     header = study.header
-    item = {
+    item: dict[str, Any] = {
         "image_bytes": study.data,
         "decoded_bytes": decoded_size(header.rows or 1, header.columns or 1),
         "metadata": {
@@ -145,6 +172,8 @@ async def analyse(study: PreparedStudy) -> dict[str, Any]:
             "study_instance_uid": header.study_instance_uid or "",
         },
     }
+    if study.dicom_output:
+        item["dicom_output"] = True
     study.data = b""  # the bytes now travel beside the task; nothing here keeps them
     (result,) = await run_items(PRODUCT, [item])
     return result
@@ -158,14 +187,19 @@ def deliver(study: PreparedStudy, result: dict[str, Any]) -> dict[str, Any]:
         "findings": result["findings"],
         "source_image": result["source_png"],
         "heatmap": result["heatmap_png"],
-        "metadata": metadata,
     }
+    if study.dicom_output:  # an addition to the seed's Data, only when asked for
+        data["heatmap_dicom"] = result["heatmap_dicom"]
+    data["metadata"] = metadata
     if study.output_folder is None:
         return data
     pid = study.patient_id
     folder = study.output_folder
     data["source_image"] = str(folder / f"{pid}_source_image.png")
     data["heatmap"] = str(folder / f"{pid}_heatmap.png") if result["heatmap_png"] else ""
+    if study.dicom_output:
+        dicom = result["heatmap_dicom"]
+        data["heatmap_dicom"] = str(folder / f"{pid}_heatmap.dcm") if dicom else ""
     files = {
         # "the full inference output": the same object as Data, paths included.
         f"{pid}_predictions.json": json.dumps(data, indent=2).encode(),
@@ -174,6 +208,8 @@ def deliver(study: PreparedStudy, result: dict[str, Any]) -> dict[str, Any]:
     }
     if result["heatmap_png"]:
         files[f"{pid}_heatmap.png"] = _decode(result["heatmap_png"])
+    if study.dicom_output and result["heatmap_dicom"]:
+        files[f"{pid}_heatmap.dcm"] = _decode(result["heatmap_dicom"])
     try:
         write_set(folder, files)
     except OutputFolderError as exc:

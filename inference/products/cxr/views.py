@@ -3,7 +3,9 @@
 ``POST single_inference`` reads a server-side DICOM inside ``CXR_INPUT_ROOTS`` (the seed's
 contract); ``POST single_inference/upload`` takes the DICOM as a multipart file (an addition,
 for remote clients and the web page) and answers like ``save_to_disk: false`` plus the PDF
-report in ``Data.report``.  Views validate, call the service, answer; they never import torch.
+report in ``Data.report``.  Both take ``dicom_output`` (the heatmap as a DICOM Secondary
+Capture too, ``Data.heatmap_dicom``).  Views validate, call the service, answer; they never
+import torch.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ class UploadView(CxrView):
             )
         data = await sync_to_async(upload.read, thread_sensitive=False)()
         study = await sync_to_async(service.prepare_upload, thread_sensitive=False)(
-            data, validated.validated_data.get("patient_id")
+            data,
+            validated.validated_data.get("patient_id"),
+            dicom_output=validated.validated_data["dicom_output"],
         )
         return await self.finish(request, study, with_report=True)
