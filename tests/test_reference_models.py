@@ -174,3 +174,30 @@ def test_the_shipped_cxr_model_meets_its_published_auroc_and_localises_on_held_o
     assert located["hit"] - max(located["prior_model"], located["prior_truth"]) >= 0.3
     # The whole served pipeline reports the presence these thresholds give.
     assert result["pipeline"]["presence_agrees"] == result["pipeline"]["studies"] == 8
+
+
+def test_evaluate_models_prints_the_cxr_report_as_markdown(monkeypatch):
+    from functools import partial
+
+    from inference.products.cxr import evaluation
+    from inference.products.cxr.labels import FINDINGS
+
+    # As published the command also draws 600 full-size prior studies; a few small ones here.
+    small = partial(evaluation.evaluate, size=128, n_prior=4, prior_sizes=(128,), workers=0)
+    monkeypatch.setattr(evaluation, "evaluate", small)
+
+    report = run("evaluate_models", "cxr", "--n-per-class", "6", "--seed", "3")
+
+    lines = report.splitlines()
+    assert lines[0] == "Model cxr-ref-phantom-1.0: 6 held-out studies (seed 3, dataset 7)"
+    assert lines[2].startswith("Macro AUROC: ")
+    assert lines[4] == (
+        "| finding | positives | AUROC | threshold | sensitivity | specificity "
+        "| hottest cell in lesion | strict | mean-map prior | lesion-location prior |"
+    )
+    rows = [line.split(" | ") for line in lines[6:18]]
+    assert [row[0].removeprefix("| ") for row in rows] == [*FINDINGS, "**all positives**"]
+    assert all(line.count("|") == 11 for line in lines[4:18])
+    assert rows[0][3] == f"{evaluation.THRESHOLDS['Tuberculosis']:.4f}"
+    assert "Margin over the better prior: " in report
+    assert "Whole pipeline on 6 studies: " in report

@@ -2,7 +2,8 @@
 
 Measures the model store's weights on held-out phantoms (seeds the training never draws),
 through the same runtime and pipeline a worker serves with, and prints what
-docs/models.md publishes (accuracy and confusion matrix, or measurement errors).
+docs/models.md publishes (accuracy and confusion matrix, measurement errors, or per-finding
+AUROC and localisation) as Markdown, or the raw figures with ``--json``.
 """
 
 import json
@@ -60,6 +61,8 @@ class Command(BaseCommand):
                 self.stdout.write(format_classification(result))
             elif "rejection" in result:
                 self.stdout.write(format_measurement(result))
+            elif "localisation" in result:
+                self.stdout.write(format_findings(result))
             else:  # a product without a Markdown report of its own: its figures as JSON
                 self.stdout.write(json.dumps(result, indent=2))
 
@@ -117,4 +120,67 @@ def format_measurement(result: dict) -> str:
         "VHS mean absolute error by confidence: "
         + ", ".join(f"{level} {mae:.3f}" for level, mae in result["vhs_mae_by_confidence"].items()),
     ]
+    return "\n".join(lines)
+
+
+#: What a figure that could not be measured (no positive, no negative) reads as.
+UNMEASURED = "n/a"
+
+
+def _fixed(value: float | None, digits: int) -> str:
+    return UNMEASURED if value is None else f"{value:.{digits}f}"
+
+
+def _percent(value: float | None) -> str:
+    """A rate as docs/models.md writes it: ``97.9 %``, ``100 %``."""
+    if value is None:
+        return UNMEASURED
+    return "100 %" if value == 1 else f"{value * 100:.1f} %"
+
+
+def format_findings(result: dict) -> str:
+    """A Markdown report of a multi-label findings evaluation with localisation (chest X-ray)."""
+    located = result["localisation"]
+    lines = [
+        f"Model {result['model_version']}: {result['n']:,} held-out studies "
+        f"(seed {result['seed']}, dataset {result['dataset_seed']})",
+        "",
+        f"Macro AUROC: {_fixed(result['macro_auroc'], 3)}",
+        "",
+        "| finding | positives | AUROC | threshold | sensitivity | specificity "
+        "| hottest cell in lesion | strict | mean-map prior | lesion-location prior |",
+        "|---" * 10 + "|",
+    ]
+    for name, row in result["per_finding"].items():
+        cells = located["per_finding"][name]
+        lines.append(
+            f"| {name} | {row['n_positive']} | {_fixed(row['auroc'], 3)} "
+            f"| {row['threshold']:.4f} | {_fixed(row['sensitivity'], 3)} "
+            f"| {_fixed(row['specificity'], 3)} | {_percent(cells['hit'])} "
+            f"| {_percent(cells['strict'])} | {_percent(cells['prior_model'])} "
+            f"| {_percent(cells['prior_truth'])} |"
+        )
+    lines.append(
+        f"| **all positives** | **{located['n']}** | | | | "
+        f"| **{_percent(located['hit'])}** | **{_percent(located['strict'])}** "
+        f"| **{_percent(located['prior_model'])}** | **{_percent(located['prior_truth'])}** |"
+    )
+    margin = result["localisation_margin"]
+    margin_text = UNMEASURED if margin is None else f"{margin * 100:.1f} points"
+    lines += [
+        "",
+        "Sensitivity and specificity are at the thresholds shown. Localisation: the hottest cell "
+        "of the finding's own map in its lesion (mask dilated by "
+        f"{located['dilation_cells']} cell; strict: undilated), against two fixed priors from "
+        f"{result['n_prior']:,} training studies (dataset {result['prior_dataset_seed']}): the "
+        f"mean model map and the mean lesion mask. Margin over the better prior: {margin_text}.",
+        "Over the positives the model also reports at its thresholds: "
+        f"{_percent(result['detected_localisation'])}.",
+    ]
+    pipeline = result.get("pipeline")
+    if pipeline:
+        lines.append(
+            f"Whole pipeline on {pipeline['studies']} studies: the presence it reports agrees "
+            f"with these thresholds on {pipeline['presence_agrees']}."
+        )
     return "\n".join(lines)
