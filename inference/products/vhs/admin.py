@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from inference.products.vhs.models import Measurement, Patient
+from inference.products.vhs.models import Measurement, Patient, PopSession
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -45,3 +45,42 @@ class MeasurementAdmin(ReadOnlyAdmin):
     list_filter = ("result_code", "patient__customer", "model_version")
     search_fields = ("patient__uuid", "patient__customer__name", "request_id")
     date_hierarchy = "measured_at"
+
+
+@admin.register(PopSession)
+class PopSessionAdmin(ReadOnlyAdmin):
+    """PoP capture sessions as the API left them (read-only; never the frames' pixels)."""
+
+    list_display = (
+        "session_id",
+        "customer",
+        "status",
+        "error",
+        "frames_processed",
+        "good_frames",
+        "consecutive_failures",
+        "created_at",
+    )
+    list_filter = ("status", "error", "customer")
+    search_fields = ("session_id", "uuid", "customer__name")
+    date_hierarchy = "created_at"
+    fields = (
+        "session_id",
+        "customer",
+        "api_key",
+        "status",
+        "error",
+        "uuid",
+        "created_at",
+        "expires_at",
+        "finished_at",
+        "frames_processed",
+        "good_frames",
+        "consecutive_failures",
+        "frame_codes",
+        "best_frame_index",
+        "good_results",
+        "model_version",
+        "lease_until",
+    )
+    readonly_fields = fields
