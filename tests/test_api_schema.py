@@ -180,7 +180,9 @@ def test_the_check_holds_unknown_product_paths_and_methods_to_the_products_error
 ):
     check = SchemaCheck(schema)
 
-    check.check("GET", "/vhs/v3/no-such-endpoint", JsonResponse({"error": "No endpoint"}, status=404))
+    check.check(
+        "GET", "/vhs/v3/no-such-endpoint", JsonResponse({"error": "No endpoint"}, status=404)
+    )
     check.check("GET", "/vhs/v3/predict", JsonResponse({"error": "no GET"}, status=405))
     with pytest.raises(AssertionError, match="answered 200"):
         check.check("GET", "/vhs/v3/no-such-endpoint", JsonResponse({"error": "x"}))
