@@ -2,7 +2,9 @@
 
 A product lists them in ``<package>.routing`` (``ProductConfig.asgi_routes``): streaming HTTP
 endpoints (``http_urlpatterns``, served before Django) and WebSockets
-(``websocket_urlpatterns``).  Their paths are relative to the product's prefix.
+(``websocket_urlpatterns``).  Their paths are relative to the product's prefix; WebSockets
+are mounted under ``ws/`` before it (``ws/vhs/v3/pop-session/<id>``), so that a proxy or load
+balancer can send every WebSocket upgrade to WebSocket-capable upstreams by path alone.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from django.urls import URLPattern, URLResolver, path
 
 from inference.runtime.product import products
 
+#: What comes before a product's prefix, by kind of route.
+MOUNTS = {"http": "", "websocket": "ws/"}
+
 
 def product_routes(kind: str) -> list[URLPattern | URLResolver]:
     """Every product's ``kind`` routes, each product's under its ``url_prefix``."""
@@ -21,7 +26,7 @@ def product_routes(kind: str) -> list[URLPattern | URLResolver]:
     for config in products():
         patterns = config.asgi_routes(kind)
         if patterns:
-            routes.append(path(config.url_prefix, URLRouter(patterns)))
+            routes.append(path(MOUNTS[kind] + config.url_prefix, URLRouter(patterns)))
     return routes
 
 
