@@ -55,6 +55,9 @@ WEIGHT_FILES: dict[str, str] = {
     "radiograph_classifier": "radiograph_classifier.pt",
 }
 
+#: Targets trained on their own (``train_reference_models vhs --pop``).
+TARGETS: dict[str, str] = {"pop": "inference.products.vhs.pop.training"}
+
 DEFAULT_N_TRAIN = 3000
 DEFAULT_EPOCHS = 14
 DEFAULT_N_NEGATIVE = 1500
