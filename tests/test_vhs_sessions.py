@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
 from unittest import mock
 
 import pytest
+import requests
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -28,7 +32,9 @@ from inference.products.vhs import service, session_service, sessions
 from inference.products.vhs.analysis import FrameResult
 from inference.products.vhs.geometry import LANDMARKS
 from inference.products.vhs.models import Measurement, PopSession, PopSessionTicket
+from inference.products.vhs.pop.feedback import SENTENCES
 from inference.runtime.errors import ModelsNotLoaded
+from tests.servers import REPO_ROOT, platform_env, start_daphne
 
 pytestmark = [pytest.mark.django_db, pytest.mark.schema_checked]
 
@@ -211,7 +217,10 @@ def test_three_good_frames_complete_the_session_billed_once_at_the_session_rate(
     assert first["frame_result"]["pop_detected"] is False
     assert first["model_version"] == "vhs-ref-phantom-2.0"
     assert "billing" not in first
+    assert first["feedback"] is None  # a good frame: nothing to change
     assert (rejected["result_code"], rejected["good_frames"]) == (6, 1)
+    assert rejected["feedback_class"] == "not_a_radiograph"
+    assert rejected["feedback"] == SENTENCES["not_a_radiograph"]
     assert rejected["frame_result"] == {
         "vhs": None,
         "vlas": None,
@@ -662,3 +671,80 @@ def test_the_schema_documents_the_session_endpoints(client):
         "VhsPopSessionComplete",
         "VhsPopSessionFailed",
     ]
+
+
+# --- the seed's JavaScript PoP session flow, against a running server -------------------------
+
+POP_CLIENT = REPO_ROOT / "tests" / "clients" / "vhs_pop_session_client.py"
+
+
+def frame_files(kind: str, folder) -> None:
+    """Frames as a phone would send them (JPEG): a miss, then good pictures."""
+    if kind == "pop":
+        from inference.phantoms.pop import draw_pop  # what `make_phantom pop` draws
+
+        pictures = [draw_pop(seed, tilt=10.0, glare=0.0, blur=0.0).image for seed in (7, 8, 9, 10)]
+        pictures = [*pictures, *pictures]
+    else:
+        photo = next(image for image, kind in map(draw_negative, range(50)) if kind == "photo")
+        dogs = [draw_radiograph(seed=s, atrial_infiltrate=False).image for s in (604, 609, 604)]
+        pictures = [photo, *dogs, *dogs]
+    for index, picture in enumerate(pictures):
+        picture.convert("RGB").save(folder / f"frame-{index:02d}.jpg", format="JPEG", quality=92)
+
+
+@pytest.fixture(scope="module")
+def make_run_server(test_database_url):
+    """daphne as ``make run`` starts it: one process, tasks run in it (no broker)."""
+    daphne, base_url = start_daphne(platform_env(test_database_url, None))
+    yield base_url
+    daphne.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["radiograph", "pop"])
+def test_the_seeds_javascript_session_flow_runs_to_complete(make_run_server, tmp_path, kind):
+    key = ApiKey.issue(Customer.objects.create(name="Seed example clinic"))[1]
+    health = requests.get(f"{make_run_server}/vhs/v3/health", headers={"x-api-key": key}).json()
+    if kind == "pop" and not health["pop_pipeline_enabled"]:
+        pytest.skip("the PoP models are not in the model store yet")
+    frame_files(kind, tmp_path)
+
+    ran = subprocess.run(
+        [sys.executable, str(POP_CLIENT)],
+        env={**os.environ, "API_BASE": f"{make_run_server}/vhs", "API_KEY": key},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0].startswith("Feedback: ")
+    assert lines[-2].startswith("VHS: ")
+    assert lines[-1].startswith("VLAS: ")
+    session = PopSession.objects.get()
+    assert session.status == "complete"
+    event = UsageEvent.objects.get(billable=True)
+    assert (event.call_type, event.patient_uuid) == ("session", "patient-123")
+
+
+def test_the_web_tier_reads_feedback_without_importing_torch_or_opencv():
+    script = (
+        "import django, sys; django.setup()\n"
+        "from inference.products.vhs import session_service\n"
+        "print(session_service._feedback_for()(7, True, None)[0])\n"
+        "print('torch' in sys.modules, 'cv2' in sys.modules)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert ran.stdout.splitlines() == ["screen_not_found", "False False"], ran.stderr

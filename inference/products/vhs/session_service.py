@@ -35,10 +35,13 @@ import base64
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -293,11 +296,28 @@ class Frame:
 
 @functools.cache
 def _feedback_for() -> Any:
-    try:
+    """``pop.feedback.feedback_for``, or None without it.
+
+    The module is plain Python, but its package's ``__init__`` imports OpenCV and torch for
+    the worker, and the web tier never imports torch: unless the package is loaded already
+    (an eager process is its own worker), the one file is loaded on its own.
+    """
+    package = "inference.products.vhs.pop"
+    if package in sys.modules:
         from inference.products.vhs.pop.feedback import feedback_for
-    except ImportError:  # the PoP package is not installed in this build
+
+        return feedback_for
+    spec = importlib.util.find_spec(package)  # finds the package without running it
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    source = Path(locations[0]) / "feedback.py" if locations else None
+    if source is None or not source.exists():
         return None
-    return feedback_for
+    file_spec = importlib.util.spec_from_file_location(f"{__name__}._feedback", source)
+    if file_spec is None or file_spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(file_spec)
+    file_spec.loader.exec_module(module)
+    return module.feedback_for
 
 
 def feedback(frame: Frame) -> tuple[str, str] | None:
