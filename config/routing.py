@@ -3,7 +3,7 @@
 A product lists them in ``<package>.routing`` (``ProductConfig.asgi_routes``): streaming HTTP
 endpoints (``http_urlpatterns``, served before Django) and WebSockets
 (``websocket_urlpatterns``).  Their paths are relative to the product's prefix; WebSockets
-are mounted under ``ws/`` before it (``ws/vhs/v3/pop-session/<id>``), so that a proxy or load
+are mounted under ``ws/`` before it (``ws/<prefix><path>``), so that a proxy or load
 balancer can send every WebSocket upgrade to WebSocket-capable upstreams by path alone.
 """
 
