@@ -10,7 +10,7 @@ receives for each the same ``continue`` / ``complete`` / ``failed`` document tha
 * ``x-api-key`` header: server-side clients;
 * ``?ticket=``: a browser cannot send headers on a WebSocket handshake, and a key in the
   URL would land in access logs; ``POST /v3/pop-session/ticket`` (with the key, or the staff
-  web page through ``session_service.issue_ticket``) returns a 60-second, single-use ticket
+  web page through ``session_tickets.issue_ticket``) returns a 60-second, single-use ticket
   for one session, so a URL in a log holds nothing usable.
 
 The handshake is accepted before a refusal so that the client sees the close code (a
@@ -43,7 +43,7 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import API_KEY_HEADER, find_api_key
 from inference.api.errors import classify
-from inference.products.vhs import session_service
+from inference.products.vhs import session_service, session_tickets
 from inference.products.vhs.errors import ENVELOPE
 from inference.products.vhs.session_serializers import SocketFrameSerializer
 
@@ -71,7 +71,7 @@ def _authenticate(scope: dict[str, Any], session_id: str) -> tuple[Any, Any] | N
         return api_key.customer, api_key
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     ticket = (query.get("ticket") or [""])[0]
-    return session_service.redeem_ticket(ticket, session_id)
+    return session_tickets.redeem_ticket(ticket, session_id)
 
 
 def _session_check(customer: Any, session_id: str) -> int | None:

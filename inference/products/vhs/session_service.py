@@ -1,4 +1,4 @@
-"""PoP capture sessions, stored: start one, take a frame, hand out WebSocket tickets.
+"""PoP capture sessions, stored: start one, take a frame (tickets: ``session_tickets``).
 
 The HTTP views and the WebSocket consumer both call ``process_frame``, which applies the
 rules of ``sessions`` to the stored ``PopSession`` and measures and settles through the
@@ -34,7 +34,6 @@ import asyncio
 import base64
 import dataclasses
 import functools
-import hashlib
 import importlib.util
 import secrets
 import sys
@@ -57,10 +56,9 @@ from inference.imaging.decoding import ImageRejected
 from inference.products.vhs import health, service, sessions
 from inference.products.vhs.analysis import FrameResult
 from inference.products.vhs.errors import ENVELOPE
-from inference.products.vhs.models import PopSession, PopSessionTicket
+from inference.products.vhs.models import PopSession
 
 ENDPOINT = "/vhs/v3/pop-session"
-TICKET_SECONDS = 60
 #: Longest wait for another frame of the same session, and a lease's margin over it.
 LEASE_MARGIN_SECONDS = 10
 _PIXELS = ("best_rectified", "best_rendered")
@@ -100,7 +98,7 @@ def finished(session: PopSession) -> SessionFinished:
     return SessionFinished(f"Session already {session.status}")
 
 
-# --- start and tickets ------------------------------------------------------------------------
+# --- start ------------------------------------------------------------------------------------
 
 
 def start(customer: Customer, api_key: ApiKey | None) -> dict[str, Any]:
@@ -134,53 +132,6 @@ def open_session(customer: Customer, session_id: str) -> PopSession:
     if session.status in _FINISHED:
         raise finished(session)
     return session
-
-
-def _ticket_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def issue_ticket(customer: Customer, api_key: ApiKey | None, session_id: str) -> dict[str, Any]:
-    """A single-use, 60-second ticket for the session's WebSocket; only its hash is kept.
-
-    The staff web page (issue 19) calls this with the staff user's customer and no key.
-    """
-    session = open_session(customer, session_id)
-    moment = now()
-    PopSessionTicket.objects.filter(expires_at__lte=moment).delete()
-    raw = secrets.token_urlsafe(32)
-    PopSessionTicket.objects.create(
-        session=session,
-        api_key=api_key,
-        ticket_hash=_ticket_hash(raw),
-        created_at=moment,
-        expires_at=moment + timedelta(seconds=TICKET_SECONDS),
-    )
-    return {"ticket": raw, "expires_in": TICKET_SECONDS}
-
-
-def redeem_ticket(raw: str, session_id: str) -> tuple[Customer, ApiKey | None] | None:
-    """Who a ticket speaks for, spending it; None when it is unknown, spent, expired, for
-    another session, or its key was revoked since."""
-    if not raw or len(raw) > 256:
-        return None
-    digest = _ticket_hash(raw)
-    moment = now()
-    live = PopSessionTicket.objects.filter(
-        ticket_hash=digest,
-        used_at__isnull=True,
-        expires_at__gt=moment,
-        session__session_id=session_id,
-    )
-    if live.update(used_at=moment) != 1:  # one UPDATE: two connections cannot both spend it
-        return None
-    ticket = PopSessionTicket.objects.select_related("session__customer", "api_key").get(
-        ticket_hash=digest
-    )
-    customer = ticket.session.customer
-    if not customer.is_active or (ticket.api_key is not None and not ticket.api_key.is_live):
-        return None
-    return customer, ticket.api_key
 
 
 # --- one frame ---------------------------------------------------------------------------------

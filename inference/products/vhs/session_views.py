@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from billing import idempotency
 from inference.api.limits import Base64Images
 from inference.products.vhs import session_serializers as shapes
-from inference.products.vhs import session_service
+from inference.products.vhs import session_service, session_tickets
 from inference.products.vhs.serializers import ErrorSerializer, error_responses
 from inference.products.vhs.views import VhsView
 
@@ -118,7 +118,7 @@ class TicketView(VhsView):
     async def post(self, request: Request) -> Response:
         validated = shapes.TicketRequestSerializer(data=request.data)
         validated.is_valid(raise_exception=True)
-        body = await sync_to_async(session_service.issue_ticket)(
+        body = await sync_to_async(session_tickets.issue_ticket)(
             request.user.customer, request.auth, validated.validated_data["session_id"]
         )
         return Response(body)
