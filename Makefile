@@ -36,7 +36,7 @@ run: install $(SECRET_KEY_FILE)
 	$(BIN)/python manage.py migrate --no-input -v 0 && \
 	$(BIN)/python manage.py bootstrap_demo && \
 	echo "Serving on http://$(HOST):$(PORT)/  (API docs: /api/docs/, health: /health/)" && \
-	exec $(BIN)/daphne --verbosity 0 -b $(HOST) -p $(PORT) config.asgi:application
+	exec $(BIN)/daphne --verbosity 0 --websocket-max-message-size 15000000 -b $(HOST) -p $(PORT) config.asgi:application
 
 # One worker per GPU in production: CUDA_VISIBLE_DEVICES=N make worker.
 worker: install $(SECRET_KEY_FILE)
