@@ -1,4 +1,4 @@
-"""``python manage.py evaluate_models PRODUCT [--n-per-class N] [--seed S] [--json]``.
+"""``python manage.py evaluate_models PRODUCT [--n-per-class N] [--seed S] [--json] [--pop]``.
 
 Measures the model store's weights on held-out phantoms (seeds the training never draws),
 through the same runtime and pipeline a worker serves with, and prints what
@@ -32,11 +32,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", dest="as_json", action="store_true", help="Print the raw result as JSON."
         )
+        parser.add_argument(
+            "--pop",
+            action="store_true",
+            help="vhs: the picture-of-picture pipeline (N photos per scene family).",
+        )
 
     def handle(
-        self, product: str, n_per_class: int, seed: int, as_json: bool, **options: object
+        self,
+        product: str,
+        n_per_class: int,
+        seed: int,
+        as_json: bool,
+        pop: bool = False,
+        **options: object,
     ) -> None:
         declaration, reference = reference_models(product)
+        evaluation = reference.evaluation_module()
+        if pop and not hasattr(evaluation, "evaluate_pop"):
+            raise CommandError(f"{product} has no picture-of-picture evaluation")
         try:
             manifest = read_manifest(settings.MODEL_STORE, product)
         except ManifestError as exc:
@@ -47,15 +61,22 @@ class Command(BaseCommand):
         runtime = ProductRuntime(declaration)
         if not runtime.load():
             raise CommandError(f"{product} models did not load: {runtime.status()['reason']}")
+        if pop and not runtime.available("pop"):
+            raise CommandError(f"{product} PoP models did not load: {runtime.status()['reason']}")
         try:
-            # n: per class, or radiographs and as many non-radiographs (reference.n_meaning).
-            result = reference.evaluation_module().evaluate(runtime, n_per_class, seed)
+            if pop:
+                result = evaluation.evaluate_pop(runtime, n_per_class, seed)
+            else:
+                # n: per class, or radiographs and as many non-radiographs (n_meaning).
+                result = evaluation.evaluate(runtime, n_per_class, seed)
         finally:
             runtime.unload()
         result["model_version"] = manifest.model_version
         result["seed"] = seed
         if as_json:
             self.stdout.write(json.dumps(result, indent=2))
+        elif pop:
+            self.stdout.write(format_pop(result))
         else:
             if "confusion" in result:
                 self.stdout.write(format_classification(result))
@@ -183,4 +204,47 @@ def format_findings(result: dict) -> str:
             f"Whole pipeline on {pipeline['studies']} studies: the presence it reports agrees "
             f"with these thresholds on {pipeline['presence_agrees']}."
         )
+    return "\n".join(lines)
+
+
+def format_pop(result: dict) -> str:
+    """A Markdown report of a picture-of-picture evaluation, one column per scene family."""
+    families = result["families"]
+    names = list(families)
+
+    def row(label: str, key: str, style: str = "{}") -> str:
+        cells = []
+        for name in names:
+            value = families[name].get(key)
+            cells.append("n/a" if value is None else style.format(value))
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    lines = [
+        f"Model {result['model_version']}: {result['n']} held-out PoP photos per scene family, "
+        f"{result['n']} direct radiographs and {result['n']} non-radiographs (seed "
+        f"{result['seed']})",
+        "",
+        "| measure | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+        row("PoP detection accuracy (with the direct radiographs)", "detection_accuracy", "{:.1%}"),
+        row("PoP photos detected", "detected"),
+        row("corners not found (code 7)", "corners_not_found"),
+        row("corner error / diagonal, median", "corner_error_median", "{:.2%}"),
+        row("corner error / diagonal, 95th percentile", "corner_error_p95", "{:.2%}"),
+        row("mean Jaccard index (SmartDoc 2015)", "jaccard_mean", "{:.4f}"),
+        row("photos compared for VHS", "n_vhs_compared"),
+        row("VHS MAE, rectified photo", "vhs_mae_rectified", "{:.3f}"),
+        row("VHS MAE, the same films straight", "vhs_mae_straight", "{:.3f}"),
+        row("ratio (goal <= 1.5)", "vhs_mae_ratio", "{:.2f}"),
+        row("screen partly out of view: photos", "out_of_view_n"),
+        row("... answered code 7", "out_of_view_code_7"),
+        "",
+        f"Direct radiographs flagged as PoP: {result['direct_radiographs_flagged']}; "
+        f"non-radiographs flagged: {result['non_radiographs_flagged']} ("
+        + ", ".join(
+            f"{kind} {result['direct_flagged'][kind]}/{count}"
+            for kind, count in result["direct_n"].items()
+        )
+        + ")",
+    ]
     return "\n".join(lines)

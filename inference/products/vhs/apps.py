@@ -23,6 +23,12 @@ class VhsConfig(ProductConfig):
             "inference.products.vhs.predictor.LandmarkEnsemblePredictor",
             "5-fold ensemble of landmark networks (spread = disagreement)",
         ),
+        ModelGroup(
+            "pop",
+            "inference.products.vhs.pop.predictor.PopPredictor",
+            "picture-of-picture network: photo of a screen?, screen in view?, coarse corners",
+            required=False,
+        ),
     )
     pipeline = "inference.products.vhs.pipeline.measure"
     # Pay-for-value (seed 002): result codes 1-4 bill, 0 and 5-7 never do.

@@ -160,3 +160,161 @@ def _report(n: int, seed: int, tally: _Tally) -> dict[str, Any]:
             },
         },
     }
+
+
+# --- picture-of-picture ---------------------------------------------------------------------
+
+#: Scene families the PoP figures are published for (``inference.phantoms.pop``).
+POP_FAMILIES = ("train", "heldout")
+
+
+def evaluate_pop(runtime: Any, n: int, seed: int) -> dict[str, Any]:
+    """The PoP pipeline on ``n`` held-out photos per scene family, through the runtime.
+
+    Per family: detection (PoP photos flagged), corners (error of each found corner as a
+    fraction of the photo's diagonal; SmartDoc 2015's Jaccard index, a photo whose corners
+    were not found scoring 0), how often the corners were not found (code 7), and VHS measured
+    on the rectified screen against VHS measured on the same radiographs straight (the same
+    dogs, the same film, uploaded directly).  Beside them: ``n`` direct radiographs (8-bit
+    grey, RGB JPEG, 16-bit, tight crops) and ``n`` non-radiographs, none of which may be
+    flagged, and ``n // 4`` photos per family with the screen partly out of view (code 7).
+    """
+    from inference.phantoms.pop import draw_pop
+    from inference.phantoms.vhs import draw_radiograph
+    from inference.products.vhs.pop import find_screen
+
+    dataset_seed = evaluation_dataset_seed(seed)
+    base = dataset_seed * DATASET_STRIDE_POP
+    result: dict[str, Any] = {"n": n, "seed": seed, "dataset_seed": dataset_seed, "families": {}}
+
+    def find(image: Image.Image) -> Any:
+        return find_screen(runtime, image, None)
+
+    straight: dict[int, float | None] = {}
+    for family in POP_FAMILIES:
+        phantoms = [draw_pop(base + i, family) for i in range(n)]
+        findings = _parallel(find, [p.image for p in phantoms])
+        frames = _frames(runtime, [p.image for p in phantoms])
+        missing = [i for i in range(n) if phantoms[i].truth["seed"] not in straight]
+        films = [
+            draw_radiograph(phantoms[i].truth["seed"], crop=False, max_side=640).image
+            for i in missing
+        ]
+        for i, frame in zip(missing, _frames(runtime, films), strict=True):
+            straight[phantoms[i].truth["seed"]] = frame.vhs if frame.measured else None
+        hidden = [draw_pop(base + n + i, family, out_of_view=True) for i in range(max(1, n // 4))]
+        hidden_frames = _frames(runtime, [p.image for p in hidden])
+        result["families"][family] = _pop_family(
+            phantoms, findings, frames, straight, hidden_frames
+        )
+    direct = _direct_images(n, dataset_seed)
+    direct_findings = _parallel(find, [image for image, _ in direct])
+    negatives = list(draw_negatives(n, dataset_seed))
+    negative_findings = _parallel(find, [image for image, _ in negatives])
+    flagged: dict[str, list[bool]] = {}
+    for (_, kind), finding in zip(
+        direct + negatives, direct_findings + negative_findings, strict=True
+    ):
+        flagged.setdefault(kind, []).append(finding.pop_detected)
+    result["direct_flagged"] = {kind: int(sum(v)) for kind, v in sorted(flagged.items())}
+    result["direct_n"] = {kind: len(v) for kind, v in sorted(flagged.items())}
+    radiographs = [
+        v for kind, values in flagged.items() if kind.startswith("radiograph") for v in values
+    ]
+    result["direct_radiographs_flagged"] = int(sum(radiographs))
+    result["non_radiographs_flagged"] = int(
+        sum(
+            v
+            for kind, values in flagged.items()
+            if not kind.startswith("radiograph")
+            for v in values
+        )
+    )
+    for family in POP_FAMILIES:
+        figures = result["families"][family]
+        detected = figures["detected"]
+        figures["detection_accuracy"] = round(
+            (detected + len(radiographs) - sum(radiographs)) / (figures["n"] + len(radiographs)), 4
+        )
+    return result
+
+
+DATASET_STRIDE_POP = 1_000_000
+
+
+def _parallel(function: Any, images: list[Image.Image]) -> list[Any]:
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        return list(pool.map(function, images))
+
+
+def _direct_images(n: int, dataset_seed: int) -> list[tuple[Image.Image, str]]:
+    """Direct radiographs as clients upload them, in four forms by turns."""
+    from inference.phantoms.vhs import draw_radiograph
+
+    images = []
+    for index in range(n):
+        phantom = draw_radiograph(dataset_seed * DATASET_STRIDE_POP + 500_000 + index)
+        form = index % 4
+        if form == 0:
+            images.append((phantom.image, "radiograph_gray"))
+        elif form == 1:
+            images.append((_jpeg_rgb(phantom.image), "radiograph_rgb_jpeg"))
+        elif form == 2:
+            wide = np.asarray(phantom.image, np.uint16) * 257
+            images.append((Image.fromarray(wide.astype("<u2")), "radiograph_16bit"))
+        else:  # a tight crop around the heart, as a client crops before uploading
+            width, height = phantom.image.size
+            box = (width // 6, height // 6, width - width // 6, height - height // 6)
+            images.append((phantom.image.crop(box), "radiograph_cropped"))
+    return images
+
+
+def _pop_family(
+    phantoms: list[Any],
+    findings: list[Any],
+    frames: list[FrameResult],
+    straight: dict[int, float | None],
+    hidden_frames: list[FrameResult],
+) -> dict[str, Any]:
+    from inference.products.vhs.pop.geometry import jaccard
+
+    errors, jaccards, not_found = [], [], 0
+    vhs_pop, vhs_straight = [], []
+    codes: Counter[int] = Counter()
+    for phantom, finding, frame in zip(phantoms, findings, frames, strict=True):
+        truth = phantom.truth
+        corners = np.array(truth["corners"])
+        diagonal = math.hypot(*truth["size"])
+        codes[frame.result_code] += 1
+        if finding.corners is None:
+            not_found += 1
+            jaccards.append(0.0)
+        else:
+            found = np.array(finding.corners)
+            errors += list(np.linalg.norm(found - corners, axis=1) / diagonal)
+            jaccards.append(jaccard(found, corners))
+        film = straight.get(truth["seed"])
+        if truth["vhs_visible"] and frame.measured and frame.vhs is not None and film is not None:
+            vhs_pop.append(abs(frame.vhs - truth["vhs"]))
+            vhs_straight.append(abs(film - truth["vhs"]))
+
+    def rounded(value: float) -> float:
+        return round(float(value), 5)
+
+    pop_mae = float(np.mean(vhs_pop)) if vhs_pop else None
+    straight_mae = float(np.mean(vhs_straight)) if vhs_straight else None
+    return {
+        "n": len(phantoms),
+        "detected": int(sum(f.pop_detected for f in findings)),
+        "corners_not_found": not_found,
+        "corner_error_median": rounded(np.median(errors)) if errors else None,
+        "corner_error_p95": rounded(np.percentile(errors, 95)) if errors else None,
+        "jaccard_mean": rounded(np.mean(jaccards)),
+        "result_codes": {str(code): count for code, count in sorted(codes.items())},
+        "n_vhs_compared": len(vhs_pop),
+        "vhs_mae_rectified": None if pop_mae is None else round(pop_mae, 4),
+        "vhs_mae_straight": None if straight_mae is None else round(straight_mae, 4),
+        "vhs_mae_ratio": round(pop_mae / straight_mae, 3) if pop_mae and straight_mae else None,
+        "out_of_view_n": len(hidden_frames),
+        "out_of_view_code_7": int(sum(f.result_code == 7 for f in hidden_frames)),
+    }

@@ -2,9 +2,10 @@
 
 ``feedback_for(result_code, pop_detected, quality)`` reads what the PoP pipeline saw of a frame
 (``pop.ScreenFinding.quality``) and its result code, and names the first problem, in the
-order a person should fix them: not a radiograph (code 6), the screen not fully in view, glare,
-blur, too much tilt, then the screen not found at all (code 7) or the heart not measurable
-(code 5).  None when the frame was good: measured (codes 1-4) with no problem seen.
+order a person should fix them: the screen not fully in view, glare, blur, too much tilt (for a
+photo of a screen: they can be why its radiograph was turned away), then not a radiograph
+(code 6), the screen not found at all (code 7) or the heart not measurable (code 5).  None
+when the frame was good: measured (codes 1-4) with no problem seen.
 """
 
 from __future__ import annotations
@@ -31,15 +32,11 @@ SENTENCES: dict[str, str] = {
     "not_measurable": "The heart or the spine is not fully visible: show the whole lateral "
     "chest on the screen, without zooming in.",
 }
-#: Classes in the order a person should fix them.
-ORDER = ("not_a_radiograph", "not_in_view", "glare", "blur", "tilt")
 
 
 def problems(result_code: int, pop_detected: bool, quality: dict[str, Any] | None) -> list[str]:
     """Every feedback class the frame shows, most urgent first."""
     found: list[str] = []
-    if result_code == 6:
-        found.append("not_a_radiograph")
     quality = quality or {}
     if pop_detected:
         if quality.get("screen_in_view") is False:
@@ -51,6 +48,10 @@ def problems(result_code: int, pop_detected: bool, quality: dict[str, Any] | Non
             found.append("blur")
         if (quality.get("tilt_degrees") or 0.0) > TILT_LIMIT:
             found.append("tilt")
+    # After the photo's own problems: glare or blur on a screen can be why the radiograph
+    # classifier turned the rectified screen away, and they are what the person can fix.
+    if result_code == 6:
+        found.append("not_a_radiograph")
     if result_code == 7 and not found:
         found.append("screen_not_found")
     if result_code == 5 and not found:
