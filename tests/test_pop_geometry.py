@@ -5,9 +5,9 @@ import pytest
 
 from inference.phantoms.pop import draw_pop
 from inference.products.vhs.geometry import measure
-from inference.products.vhs.pop import rectify
 from inference.products.vhs.pop.feedback import SENTENCES, feedback_for
 from inference.products.vhs.pop.geometry import check_corners, jaccard, ordered, tilt_degrees
+from inference.products.vhs.pop.screen import rectify
 
 W, H = 800, 600
 GOOD = [[100, 80], [700, 100], [680, 520], [120, 500]]

@@ -14,8 +14,8 @@ from inference.phantoms.pop import draw_pop
 from inference.phantoms.vhs import draw_negative, draw_radiograph
 from inference.products.vhs import pipeline
 from inference.products.vhs.evaluation import evaluate_pop
-from inference.products.vhs.pop import find_screen
 from inference.products.vhs.pop.feedback import feedback_for
+from inference.products.vhs.pop.screen import find_screen
 from inference.runtime.manifest import read_manifest
 from inference.runtime.product import product
 from inference.runtime.serving import ProductRuntime

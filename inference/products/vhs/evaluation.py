@@ -181,7 +181,7 @@ def evaluate_pop(runtime: Any, n: int, seed: int) -> dict[str, Any]:
     """
     from inference.phantoms.pop import draw_pop
     from inference.phantoms.vhs import draw_radiograph
-    from inference.products.vhs.pop import find_screen
+    from inference.products.vhs.pop.screen import find_screen
 
     dataset_seed = evaluation_dataset_seed(seed)
     base = dataset_seed * DATASET_STRIDE_POP

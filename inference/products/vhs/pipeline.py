@@ -50,9 +50,9 @@ def _pop(models: Any) -> Any:
     """The PoP module, when its models are loaded (imported lazily: OpenCV-heavy)."""
     if not models.available(POP_GROUP):
         return None
-    from inference.products.vhs import pop
+    from inference.products.vhs.pop import screen
 
-    return pop
+    return screen
 
 
 def jpeg_base64(image: Image.Image) -> str:

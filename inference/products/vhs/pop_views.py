@@ -21,6 +21,7 @@ from inference.api.images import CheckedImage, acheck_base64
 from inference.api.inference import run_items
 from inference.api.limits import Base64Images
 from inference.products.vhs import pop_serializers as shapes
+from inference.products.vhs.pop.geometry import check_corners
 from inference.products.vhs.service import PRODUCT
 from inference.products.vhs.views import VhsView
 
@@ -76,8 +77,6 @@ class RectifyView(_PopView):
         call.is_valid(raise_exception=True)
         checked = await acheck_base64(call.validated_data["image"])
         corners = call.validated_data["corners"]
-        from inference.products.vhs.pop.geometry import check_corners  # TODO(top) once it lands
-
         problem = check_corners(corners, checked.width, checked.height)
         if problem is not None:
             raise ValidationError(problem)

@@ -33,14 +33,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import functools
-import importlib.util
 import secrets
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -57,6 +53,7 @@ from inference.products.vhs import health, service, sessions
 from inference.products.vhs.analysis import FrameResult
 from inference.products.vhs.errors import ENVELOPE
 from inference.products.vhs.models import PopSession
+from inference.products.vhs.pop.feedback import feedback_for
 
 ENDPOINT = "/vhs/v3/pop-session"
 #: Longest wait for another frame of the same session, and a lease's margin over it.
@@ -245,39 +242,10 @@ class Frame:
     unreadable: str | None = None
 
 
-@functools.cache
-def _feedback_for() -> Any:
-    """``pop.feedback.feedback_for``, or None without it.
-
-    The module is plain Python, but its package's ``__init__`` imports OpenCV and torch for
-    the worker, and the web tier never imports torch: unless the package is loaded already
-    (an eager process is its own worker), the one file is loaded on its own.
-    """
-    package = "inference.products.vhs.pop"
-    if package in sys.modules:
-        from inference.products.vhs.pop.feedback import feedback_for
-
-        return feedback_for
-    spec = importlib.util.find_spec(package)  # finds the package without running it
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    source = Path(locations[0]) / "feedback.py" if locations else None
-    if source is None or not source.exists():
-        return None
-    file_spec = importlib.util.spec_from_file_location(f"{__name__}._feedback", source)
-    if file_spec is None or file_spec.loader is None:
-        return None
-    module = importlib.util.module_from_spec(file_spec)
-    file_spec.loader.exec_module(module)
-    return module.feedback_for
-
-
 def feedback(frame: Frame) -> tuple[str, str] | None:
     """``(class, sentence)`` for the person holding the phone, from what the frame showed."""
     if frame.result is None:
         return sessions.UNREADABLE_FEEDBACK
-    feedback_for = _feedback_for()
-    if feedback_for is None:
-        return None
     return feedback_for(frame.result.result_code, frame.result.pop_detected, frame.result.quality)
 
 
