@@ -89,7 +89,11 @@ def find_screen(
     corners = [(float(x), float(y)) for x, y in refined.corners]
     quality.update(_quality(source, corners, refined.blur_px))
     quality["edges_found"] = refined.sides_found
-    if not quality["screen_in_view"] or check_corners(corners, width, height) is not None:
+    # The network's coarse corners alone are a guess: a screen needs an edge found in the
+    # pixels (a uniform wall has none), and a photo the network does not take for a screen
+    # (asked for its corners anyway) all four.
+    unseen = refined.sides_found < (1 if detected else 4)
+    if unseen or not quality["screen_in_view"] or check_corners(corners, width, height):
         return ScreenFinding(detected, round(score, 4), None, quality)
     return ScreenFinding(detected, round(score, 4), corners, quality)
 
