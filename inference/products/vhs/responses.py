@@ -16,6 +16,20 @@ from inference.products.vhs.analysis import (
 REJECTION_REASON = "not_a_valid_radiograph"
 
 
+def measurement(frame: FrameResult) -> dict[str, Any]:
+    """The seed's measurement fields of one image, in its order (a single ``predict`` and a
+    completed PoP session's ``prediction`` both start with them)."""
+    return {
+        "vhs": frame.vhs,
+        "vlas": frame.vlas,
+        "prediction": prediction_list(frame.landmarks or {}),
+        "result_code": frame.result_code,
+        "result_description": RESULT_DESCRIPTIONS[frame.result_code],
+        "model_confidence": frame.confidence,
+        "spread": round(frame.spread, 4) if frame.spread is not None else None,
+    }
+
+
 def single(
     frame: FrameResult,
     model_version: str,
@@ -35,17 +49,9 @@ def single(
             "vhs": None,
             "vlas": None,
         }
-    body: dict[str, Any] = {
-        "vhs": frame.vhs,
-        "vlas": frame.vlas,
-        "prediction": prediction_list(frame.landmarks or {}),
-        "result_code": frame.result_code,
-        "result_description": RESULT_DESCRIPTIONS[frame.result_code],
-        "model_confidence": frame.confidence,
-        "spread": round(frame.spread, 4) if frame.spread is not None else None,
-        "pop_detected": frame.pop_detected,
-        "model_version": model_version,
-    }
+    body = measurement(frame)
+    body["pop_detected"] = frame.pop_detected
+    body["model_version"] = model_version
     if rendered_image is not None:
         body["rendered_image"] = rendered_image
     body["historic_vhs"], body["historic_vlas"] = history if history is not None else (None, None)

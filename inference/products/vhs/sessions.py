@@ -32,10 +32,10 @@ from typing import Any
 
 from django.conf import settings
 
+from inference.products.vhs import responses
 from inference.products.vhs.analysis import (
     RESULT_DESCRIPTIONS,
     FrameResult,
-    prediction_list,
     summarise,
 )
 from inference.products.vhs.apps import VhsConfig
@@ -242,19 +242,15 @@ def completed(
 ) -> dict[str, Any]:
     """A ``complete``: the chosen frame's measurement with its own result code (1, 2 or 4;
     not the seed example's ``0``/"Success", since code 0 is never billed)."""
-    prediction: dict[str, Any] = {
-        "vhs": best.vhs,
-        "vlas": best.vlas,
-        "prediction": prediction_list(best.landmarks or {}),
-        "result_code": best.result_code,
-        "result_description": RESULT_DESCRIPTIONS[best.result_code],
-        "model_confidence": best.confidence,
-        "spread": round(best.spread, 4) if best.spread is not None else None,
-        "model_version": model_version,
-        "rendered_image": rendered_image,
-        "pop_detected": best.pop_detected,
-        "frame_index": best_frame_index,
-    }
+    prediction = responses.measurement(best)
+    prediction.update(
+        {
+            "model_version": model_version,
+            "rendered_image": rendered_image,
+            "pop_detected": best.pop_detected,
+            "frame_index": best_frame_index,
+        }
+    )
     prediction["historic_vhs"], prediction["historic_vlas"] = (
         history if history is not None else (None, None)
     )
