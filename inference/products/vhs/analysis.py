@@ -74,6 +74,10 @@ class FrameResult:
     pop_detected: bool = False
     #: What the PoP pipeline saw of the photo (``pop.ScreenFinding.quality``), for feedback.
     quality: dict[str, Any] | None = None
+    #: The size in pixels of the image the landmarks were placed on (the rectified screen of
+    #: a PoP photo), so that the same geometry can be run again on corrected landmarks.
+    width: int | None = None
+    height: int | None = None
 
     @property
     def rejected(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import Customer
+from inference.products.vhs.geometry import LANDMARKS
 from inference.products.vhs.models import Measurement, Patient
 
 History = list[list]
@@ -26,8 +27,13 @@ def record_measurement(
     result_code: int,
     model_version: str,
     request_id: str = "",
+    landmarks: dict[str, tuple[float, float]] | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> Measurement:
+    """Store one measurement; with ``landmarks`` and the ``image_size`` (width, height) they
+    were placed on, it can later be corrected (``corrections``)."""
     patient, _ = Patient.objects.get_or_create(customer=customer, uuid=uuid)
+    width, height = image_size if image_size is not None else (None, None)
     return Measurement.objects.create(
         patient=patient,
         vhs=vhs,
@@ -35,4 +41,7 @@ def record_measurement(
         result_code=result_code,
         model_version=model_version,
         request_id=request_id,
+        landmarks=[list(landmarks[name]) for name in LANDMARKS] if landmarks else None,
+        image_width=width,
+        image_height=height,
     )

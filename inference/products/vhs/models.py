@@ -38,6 +38,13 @@ class Measurement(models.Model):
     result_code = models.SmallIntegerField()
     model_version = models.CharField(max_length=64)
     request_id = models.CharField(max_length=128, blank=True)
+    #: The AI's seven landmarks (``[[x, y], ...]`` normalised, in ``geometry.LANDMARKS``
+    #: order: a JSON list, as jsonb keeps no key order) and the size in pixels of
+    #: the image they were placed on: what a correction is measured against (never pixels).
+    #: Empty on measurements stored before corrections existed, which cannot be corrected.
+    landmarks = models.JSONField(null=True, blank=True)
+    image_width = models.PositiveIntegerField(null=True, blank=True)
+    image_height = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "inference_measurement"
@@ -45,6 +52,53 @@ class Measurement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient.uuid} {self.measured_at:%Y-%m-%d} VHS {self.vhs}"
+
+    @property
+    def latest_correction(self) -> Correction | None:
+        """The correction that stands (the newest), or None; uses prefetched rows if any."""
+        corrections = list(self.corrections.all())
+        return max(corrections, key=lambda c: (c.corrected_at, c.pk)) if corrections else None
+
+
+class Correction(models.Model):
+    """A reader's correction of a measurement's landmarks (beyond the seed).
+
+    VHS and VLAS are measured again from the corrected landmarks with the same geometry
+    (``geometry.measure``) on the stored image size.  The AI's values stay on the
+    ``Measurement``; a later correction of the same measurement is another row, the newest
+    one standing.
+    """
+
+    measurement = models.ForeignKey(
+        Measurement, on_delete=models.CASCADE, related_name="corrections"
+    )
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    #: Who moved the points, as the client names them (a vet's name, a staff login).
+    corrected_by = models.CharField(max_length=128, blank=True)
+    corrected_at = models.DateTimeField(default=timezone.now, db_index=True)
+    #: The corrected landmarks, ``[[x, y], ...]`` in ``geometry.LANDMARKS`` order.
+    landmarks = models.JSONField()
+    vhs = models.FloatField()
+    vlas = models.FloatField()
+    axes_perpendicular = models.BooleanField()
+
+    class Meta:
+        ordering = ["corrected_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"correction of {self.measurement}: VHS {self.vhs}"
+
+    @property
+    def delta_vhs(self) -> float:
+        return round(self.vhs - self.measurement.vhs, 1)
+
+    @property
+    def delta_vlas(self) -> float | None:
+        if self.measurement.vlas is None:
+            return None
+        return round(self.vlas - self.measurement.vlas, 1)
 
 
 class PopSession(models.Model):

@@ -87,7 +87,7 @@ def examine(
     if frame is None:
         rows = models.predict("landmarks", item, deadline)["member_rows"]
         frame = analyse_outputs(probability, rows, *image.size)
-    return (dataclasses.replace(frame, **found) if found else frame), image
+    return dataclasses.replace(frame, width=image.width, height=image.height, **found), image
 
 
 def measure(models: Any, item: dict[str, Any], deadline: float | None) -> dict[str, Any]:

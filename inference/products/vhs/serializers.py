@@ -149,6 +149,11 @@ class SingleResponseSerializer(serializers.Serializer):
     )
     historic_vhs = HistoryField(allow_null=True, help_text="null without a uuid.")
     historic_vlas = HistoryField(allow_null=True, help_text="null without a uuid.")
+    measurement_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="Beyond the seed: the stored measurement (with a uuid and a valid VHS), "
+        "to name in POST /vhs/v3/corrections and /vhs/v3/report; null otherwise.",
+    )
     billing = BillingSerializer()
 
 
@@ -215,6 +220,11 @@ class BatchResponseSerializer(serializers.Serializer):
     historic_vhs = HistoryField(allow_null=True)
     historic_vlas = HistoryField(allow_null=True)
     model_version = serializers.CharField()
+    measurement_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="Beyond the seed: the stored measurement (with a uuid and a valid VHS), "
+        "to name in POST /vhs/v3/corrections and /vhs/v3/report; null otherwise.",
+    )
     billing = BillingSerializer()
 
 

@@ -45,6 +45,9 @@ class Settlement:
 
     history: tuple[list, list] | None
     billing: engine.BillingDecision
+    #: The stored measurement's id (what ``POST corrections`` and ``report`` name), or None
+    #: when nothing was stored (no uuid, or no measured frame).
+    measurement_id: int | None = None
 
 
 def measured(result: dict[str, Any]) -> Measured:
@@ -91,8 +94,9 @@ def settle(
     def once() -> Settlement:
         with transaction.atomic():
             past = history.previous_measurements(customer, uuid) if uuid else None
+            stored = None
             if uuid and best is not None:
-                history.record_measurement(
+                stored = history.record_measurement(
                     customer,
                     uuid,
                     best.vhs,
@@ -100,6 +104,8 @@ def settle(
                     best.result_code,
                     model_version,
                     request_id,
+                    landmarks=best.landmarks,
+                    image_size=(best.width, best.height) if best.width and best.height else None,
                 )
             decision = engine.record(
                 customer=customer,
@@ -111,7 +117,7 @@ def settle(
                 patient_uuid=uuid,
                 request_id=request_id,
             )
-        return Settlement(past, decision)
+        return Settlement(past, decision, stored.pk if stored is not None else None)
 
     return engine.with_retries(once, what="settling a call")
 

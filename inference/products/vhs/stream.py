@@ -239,6 +239,7 @@ class Stream:
             summary["best_photo_index"] = indexes[summary["best_photo_index"]]
         history = settlement.history
         summary["historic_vhs"], summary["historic_vlas"] = history or (None, None)
+        summary["measurement_id"] = settlement.measurement_id
         summary["billing"] = settlement.billing.as_response()
         return service.as_json(summary)
 

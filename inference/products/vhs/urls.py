@@ -6,7 +6,7 @@ here declares its body limit and documents it.
 
 from django.urls import include, path
 
-from inference.products.vhs import pop_views, views
+from inference.products.vhs import corrections_views, pop_views, views
 
 app_name = "vhs"
 
@@ -23,5 +23,7 @@ urlpatterns = [
     *_both("corners", pop_views.CornersView.as_view(), "corners"),
     *_both("rectify", pop_views.RectifyView.as_view(), "rectify"),
     *_both("preprocess", pop_views.PreprocessView.as_view(), "preprocess"),
+    *_both("corrections", corrections_views.CorrectionsView.as_view(), "corrections"),
+    *_both("measurements", corrections_views.MeasurementsView.as_view(), "measurements"),
     path("", include("inference.products.vhs.session_urls")),
 ]

@@ -112,6 +112,8 @@ class PredictView(VhsView):
             body = responses.batch(frames, model_version, rendered, settlement.history)
         else:
             body = responses.single(frames[0], model_version, rendered[0], settlement.history)
+        if not frames[0].rejected or is_batch:
+            body["measurement_id"] = settlement.measurement_id
         body["billing"] = settlement.billing.as_response()
         return service.as_json(body)
 
