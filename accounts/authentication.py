@@ -1,8 +1,8 @@
 """Who is calling: API keys (``x-api-key``) and JWTs (``Authorization``).
 
 Keys are looked up by their SHA-256 hash (an index lookup that reveals nothing about other
-keys), then compared in constant time.  Revoked keys and keys of inactive customers are
-refused.
+keys), then compared in constant time.  Revoked and expired keys, and keys of inactive
+customers, are refused.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -18,7 +20,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 
 from accounts import keys
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Customer
 
 API_KEY_HEADER = "x-api-key"
 INVALID_API_KEY = "Invalid API key"
@@ -34,6 +36,7 @@ def find_api_key(raw_key: str | None) -> ApiKey | None:
     api_key = (
         ApiKey.objects.select_related("customer")
         .filter(key_hash=digest, revoked_at__isnull=True, customer__is_active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .first()
     )
     if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
@@ -114,3 +117,25 @@ class BareOrBearerJWTAuthentication(JWTAuthentication):
         if len(parts) == 1:
             return parts[0]
         return super().get_raw_token(header)
+
+
+#: A JWT claim naming the customer the token acts for, instead of the user's membership.  Only
+#: the platform mints it (the staff web pages' short-lived tokens: ``web.credentials``), and it
+#: counts only while its user is active staff; ``/auth/token/`` never sets it.
+ACTS_FOR_CLAIM = "acts_for"
+
+
+def jwt_customer(user: Any, token: Any) -> Customer | None:
+    """The customer a JWT-authenticated request acts for, or None.
+
+    A staff user's token that names a customer (``ACTS_FOR_CLAIM``) acts for it, so a page a
+    staff member uses is recorded as the internal customer's usage even when the same user is
+    linked to a real customer; any other token acts for the user's membership.
+    """
+    acts_for = token.get(ACTS_FOR_CLAIM) if token is not None else None
+    if acts_for is not None:
+        if not (user.is_active and user.is_staff):
+            return None
+        return Customer.objects.filter(pk=acts_for, is_active=True).first()
+    membership = getattr(user, "membership", None)
+    return membership.customer if membership is not None else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -107,6 +107,11 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Empty: never expires; short-lived keys (staff pages') stop working then.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -116,8 +121,12 @@ class ApiKey(models.Model):
         return f"{self.prefix}… ({self.label or 'no label'})"
 
     @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
     def is_live(self) -> bool:
-        return self.revoked_at is None and self.customer.is_active
+        return self.revoked_at is None and not self.is_expired and self.customer.is_active
 
     def touch(self) -> None:
         """Record use, writing only when the stored time is older than the resolution."""
@@ -132,13 +141,17 @@ class ApiKey(models.Model):
             self.save(update_fields=["revoked_at"])
 
     @classmethod
-    def issue(cls, customer: Customer, label: str = "") -> tuple[ApiKey, str]:
-        """Create a key for ``customer``; returns the row and the raw key (shown once)."""
+    def issue(
+        cls, customer: Customer, label: str = "", expires_at: datetime | None = None
+    ) -> tuple[ApiKey, str]:
+        """Create a key for ``customer`` (valid until ``expires_at``, if given); returns the
+        row and the raw key (shown once)."""
         raw_key = keys.generate_raw_key()
         api_key = cls.objects.create(
             customer=customer,
             prefix=keys.display_prefix(raw_key),
             key_hash=keys.hash_key(raw_key),
             label=label,
+            expires_at=expires_at,
         )
         return api_key, raw_key

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "billing",
     "inference",
     *PRODUCT_APPS,
+    # The staff web pages (/, /try/...): after the products they let staff try.
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +79,11 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+
+# The staff web pages log in with Django's session (docs/web.md).
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
 
 # --- Browsers calling the APIs (django-cors-headers) ---------------------------------------
 # Origins allowed to call the APIs from a browser, e.g. https://app.clinic.example; none by

@@ -8,7 +8,6 @@ import re
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
@@ -17,7 +16,8 @@ from inference.api.views import UnknownPathView
 from inference.runtime.product import products
 
 PLATFORM_PATTERNS = [
-    path("", RedirectView.as_view(pattern_name="api-docs", permanent=False)),
+    # The staff web pages: /, /login/, /logout/, /try/... (web/urls.py).
+    path("", include("web.urls")),
     path("health/", HealthView.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -16,8 +16,9 @@ from django.db.migrations.loader import MigrationLoader
 from tests import services
 from tests.servers import ServerProcess, platform_env, start_celery_worker, start_daphne
 
-# Responses the API tests receive are checked against the published schema (its docstring).
-pytest_plugins = ["tests.schema_check"]
+# Responses the API tests receive are checked against the published schema (its docstring);
+# the browser tests' fixtures (a logged-in Chromium page on a live platform).
+pytest_plugins = ["tests.schema_check", "tests.browser"]
 
 # Redis database reserved for the test suite; flushed at the start of each session.
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -21,7 +21,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.authentication import BareOrBearerJWTAuthentication
+from accounts.authentication import BareOrBearerJWTAuthentication, jwt_customer
 from accounts.models import Customer
 from inference.api.views import ProductView
 from inference.imaging.decoding import NoImage
@@ -39,10 +39,10 @@ class CxrView(ProductView):
     permission_classes = [IsAuthenticated]
 
     def customer(self, request: Request) -> Customer:
-        membership = getattr(request.user, "membership", None)
-        if membership is None:
+        customer = jwt_customer(request.user, request.auth)
+        if customer is None:
             raise PermissionDenied(NOT_A_CUSTOMER)
-        return membership.customer
+        return customer
 
     async def finish(
         self, request: Request, study: service.PreparedStudy, *, with_report: bool

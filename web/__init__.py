@@ -1,0 +1,1 @@
+"""The staff web pages: home and one page per product to try it by hand (``docs/web.md``)."""
