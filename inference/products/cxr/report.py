@@ -6,7 +6,8 @@ result in a coloured banner, the source image and the heatmap side by side (aspe
 findings table (confidence bars, present findings highlighted), then the model version, the
 generation time and the not-for-diagnosis notice.
 
-Why it is built this way:
+Why it is built this way (fonts, safe text, the reproducible canvas and the pictures are the
+platform's, shared with the VHS report: ``inference.imaging.pdf``):
 
 - Every text is real text in Bitstream Vera, the TrueType family that ships inside ReportLab
   (embedded as subsets with a ToUnicode map), so the report is searchable and its text can be
@@ -33,53 +34,48 @@ import datetime
 import io
 import math
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-import reportlab
-from PIL import Image, UnidentifiedImageError
-from reportlab import rl_config
 from reportlab.lib.colors import Color, HexColor, white
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-# Binary streams as they are (ReportLab's default wraps every stream in ASCII85, +25 %).
-rl_config.useA85 = 0
+from inference.imaging.pdf import (
+    BOLD,
+    CONTENT_WIDTH,
+    IMAGE_MAX_SIDE,
+    INK,
+    ITALIC,
+    MARGIN,
+    MUTED,
+    NAVY,
+    NOT_RECORDED,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    PANEL,
+    REGULAR,
+    RULE,
+    clean,
+    draw_field,
+    draw_text,
+    image_panel,
+    letterhead,
+    new_canvas,
+    notice,
+    picture,
+    text_width,
+    utc,
+    wrap,
+)
 
 __all__ = ["IMAGE_MAX_SIDE", "ReportInput", "display_name", "render_report"]
 
-#: The longer side, in pixels, an embedded image is resampled to at most (about 270 dpi as
-#: printed), and the JPEG quality it is embedded at (4:4:4, no chroma subsampling).
-IMAGE_MAX_SIDE = 960
-JPEG_QUALITY = 90
-
-REGULAR, BOLD, ITALIC = "CxrVera", "CxrVera-Bold", "CxrVera-Italic"
-_FONT_FILES = {REGULAR: "Vera.ttf", BOLD: "VeraBd.ttf", ITALIC: "VeraIt.ttf"}
-
-PAGE_WIDTH, PAGE_HEIGHT = A4
-MARGIN = 36.0
-CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
-
-NAVY = HexColor("#1F3A5F")
-INK = HexColor("#1C2430")
-MUTED = HexColor("#5F6B7A")
-RULE = HexColor("#D5DBE3")
-PANEL = HexColor("#F4F6F9")
-IMAGE_GROUND = HexColor("#0B0F14")
 PRESENT = HexColor("#C2410C")
 PRESENT_TINT = HexColor("#FFF1E6")
 ABSENT_BAR = HexColor("#A7B1BD")
 BAR_TRACK = HexColor("#E7EBF0")
-NOTICE = HexColor("#9F1239")
-NOTICE_TINT = HexColor("#FDF2F4")
 
 #: The banner's colours (text, tint) per overall result; any other result is shown in navy.
 RESULT_COLOURS: dict[str, tuple[Color, Color]] = {
@@ -91,7 +87,6 @@ RESULT_COLOURS: dict[str, tuple[Color, Color]] = {
 ROW_MAX, ROW_MIN = 14.0, 9.0
 DISCLAIMER_LINES = 5
 NO_FINDING = "No finding above threshold"
-NOT_RECORDED = "Not recorded"
 SEXES = {"M": "Male", "F": "Female", "O": "Other"}
 AGE_UNITS = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
@@ -134,21 +129,19 @@ class _Finding:
 def render_report(report: ReportInput) -> bytes:
     """The one-page A4 PDF report; the same input always gives the same bytes."""
     findings = _findings(report.findings)
-    source = _picture(report.source_png, "source_png")
-    heatmap = None if report.heatmap_png is None else _picture(report.heatmap_png, "heatmap_png")
-    generated = _utc(report.generated_at)
-    _register_fonts()
+    source = picture(report.source_png, "source_png")
+    heatmap = None if report.heatmap_png is None else picture(report.heatmap_png, "heatmap_png")
+    generated = utc(report.generated_at)
 
     buffer = io.BytesIO()
-    pdf = Canvas(
-        buffer, pagesize=A4, invariant=1, pageCompression=1, initialFontName=REGULAR, lang="en"
+    pdf = new_canvas(
+        buffer,
+        generated=generated,
+        title="Chest X-ray AI analysis report",
+        subject="Chest radiograph analysed by an AI model; not for diagnostic use",
+        author=clean(report.institution) or "medimg-platform",
+        creator="medimg-platform chest X-ray report",
     )
-    stamp = generated.strftime("D:%Y%m%d%H%M%S+00'00'")
-    pdf.setDateFormatter(lambda *_: stamp)
-    pdf.setTitle("Chest X-ray AI analysis report")
-    pdf.setSubject("Chest radiograph analysed by an AI model; not for diagnostic use")
-    pdf.setAuthor(_clean(report.institution) or "medimg-platform")
-    pdf.setCreator("medimg-platform chest X-ray report")
 
     floor = _footer(pdf, report, generated)  # anchored to the bottom margin
     top = _header(pdf, report, generated)
@@ -162,109 +155,6 @@ def render_report(report: ReportInput) -> bytes:
 
 
 # --- Text ------------------------------------------------------------------------------------
-
-
-@cache
-def _register_fonts() -> frozenset[int]:
-    """Register the Vera faces once; the code points all of them can draw."""
-    folder = Path(reportlab.__file__).parent / "fonts"
-    covered: frozenset[int] | None = None
-    for name, file in _FONT_FILES.items():
-        font = TTFont(name, str(folder / file))
-        pdfmetrics.registerFont(font)
-        points = frozenset(font.face.charToGlyph)
-        covered = points if covered is None else covered & points
-    pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=ITALIC)
-    return covered or frozenset()
-
-
-def _clean(value: Any) -> str:
-    """``value`` as one line the fonts can draw: controls are spaces, unknown letters ``?``."""
-    covered = _register_fonts()
-    text = unicodedata.normalize("NFC", "" if value is None else str(value))
-    out = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category in ("Cc", "Zl", "Zp", "Zs"):
-            out.append(" ")
-        elif category.startswith("C"):  # format, surrogate, private use, unassigned
-            continue
-        elif ord(char) in covered:
-            out.append(char)
-        else:
-            base = [
-                c
-                for c in unicodedata.normalize("NFKD", char)
-                if ord(c) in covered and not unicodedata.combining(c)
-            ]
-            out.append("".join(base) if base else "?")
-    return re.sub(r"\s+", " ", "".join(out)).strip()
-
-
-def _width(text: str, font: str, size: float) -> float:
-    return pdfmetrics.stringWidth(text, font, size)
-
-
-def _fit(text: str, font: str, size: float, width: float) -> str:
-    """``text`` shortened with an ellipsis until it fits ``width``."""
-    if _width(text, font, size) <= width:
-        return text
-    low, high = 0, len(text)
-    while low < high:  # the longest prefix that fits with the ellipsis
-        middle = (low + high + 1) // 2
-        if _width(text[:middle].rstrip() + "…", font, size) <= width:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low].rstrip() + "…"
-
-
-def _wrap(text: str, font: str, size: float, width: float, max_lines: int) -> list[str]:
-    """Greedy word wrap; a word wider than a line is broken; the last line may be shortened."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        while _width(word, font, size) > width:  # hard-break an unbreakable run
-            cut = len(_fit(word, font, size, width)) - 1 or 1
-            if line:
-                lines.append(line)
-                line = ""
-            lines.append(word[:cut])
-            word = word[cut:]
-        candidate = f"{line} {word}" if line else word
-        if _width(candidate, font, size) <= width:
-            line = candidate
-        else:
-            lines.append(line)
-            line = word
-    if line:
-        lines.append(line)
-    if len(lines) > max_lines:
-        lines = [*lines[: max_lines - 1], _fit(lines[max_lines - 1] + " …", font, size, width)]
-    return lines
-
-
-def _text(
-    pdf: Canvas,
-    x: float,
-    y: float,
-    text: str,
-    font: str = REGULAR,
-    size: float = 9.0,
-    colour: Color = INK,
-    width: float | None = None,
-    align: str = "left",
-) -> None:
-    if width is not None:
-        text = _fit(text, font, size, width)
-    pdf.setFont(font, size)
-    pdf.setFillColor(colour)
-    if align == "right":
-        pdf.drawRightString(x, y, text)
-    elif align == "centre":
-        pdf.drawCentredString(x, y, text)
-    else:
-        pdf.drawString(x, y, text)
 
 
 def display_name(raw: str) -> str:
@@ -283,7 +173,7 @@ def display_name(raw: str) -> str:
 
 
 def _age(raw: str) -> str:
-    text = _clean(raw)
+    text = clean(raw)
     match = re.fullmatch(r"(\d{3})([DWMY])", text)
     if not match:
         return text
@@ -292,22 +182,16 @@ def _age(raw: str) -> str:
 
 
 def _sex(raw: str) -> str:
-    text = _clean(raw)
+    text = clean(raw)
     return SEXES.get(text.upper(), text)
 
 
 def _date(raw: str) -> str:
-    text = _clean(raw)
+    text = clean(raw)
     try:
         return datetime.datetime.strptime(text, "%Y%m%d").date().isoformat()
     except ValueError:
         return text
-
-
-def _utc(moment: datetime.datetime) -> datetime.datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=datetime.UTC)
-    return moment.astimezone(datetime.UTC)
 
 
 # --- Inputs ----------------------------------------------------------------------------------
@@ -319,43 +203,8 @@ def _findings(raw: Iterable[dict[str, Any]]) -> list[_Finding]:
         confidence = float(item["confidence"])
         if not math.isfinite(confidence) or not 0.0 <= confidence <= 1.0:
             raise ValueError(f"confidence must be a probability 0..1, got {item['confidence']!r}")
-        findings.append(_Finding(_clean(item["name"]), bool(item["presence"]), confidence))
+        findings.append(_Finding(clean(item["name"]), bool(item["presence"]), confidence))
     return findings
-
-
-def _picture(data: bytes, field: str) -> ImageReader:
-    """The image as an 8-bit grey or RGB JPEG (transparency over black), sized for the page."""
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
-        raise ValueError(f"{field} is not a readable image") from error
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        scale = 65535.0 if values.max(initial=0) > 255 else 255.0
-        image = Image.fromarray(np.clip(values / scale * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("LA", "PA", "RGBA", "La", "RGBa"):
-        rgba = image.convert("RGBA")
-        ground = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        image = Image.alpha_composite(ground, rgba).convert("RGB")
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")
-    if image.mode == "RGB":
-        pixels = np.asarray(image)
-        if np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(
-            pixels[..., 0], pixels[..., 2]
-        ):
-            image = image.convert("L")
-    longer = max(image.size)
-    if longer > IMAGE_MAX_SIDE:
-        scale = IMAGE_MAX_SIDE / longer
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.LANCZOS)
-    encoded = io.BytesIO()
-    image.save(encoded, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
-    return ImageReader(io.BytesIO(encoded.getvalue()))
 
 
 # --- Page sections (each takes the top y of its box and gives back its bottom) -----------------
@@ -366,59 +215,31 @@ def _header(pdf: Canvas, report: ReportInput, generated: datetime.datetime) -> f
     pdf.rect(0, PAGE_HEIGHT - 6, PAGE_WIDTH, 6, stroke=0, fill=1)
     top = PAGE_HEIGHT - 28
     left_width = CONTENT_WIDTH - 180
-    institution = _clean(report.institution) or "Institution not configured"
-    split = _letterhead(institution, left_width)
+    institution = clean(report.institution) or "Institution not configured"
+    split = letterhead(institution, left_width)
     if split is None:  # two lines, the second shortened if need be
-        for index, line in enumerate(_wrap(institution, BOLD, 12.5, left_width, 2)):
-            _text(pdf, MARGIN, top - 10 - index * 14, line, BOLD, 12.5, NAVY)
+        for index, line in enumerate(wrap(institution, BOLD, 12.5, left_width, 2)):
+            draw_text(pdf, MARGIN, top - 10 - index * 14, line, BOLD, 12.5, NAVY)
     else:
         name, size, department = split
-        _text(pdf, MARGIN, top - 15, name, BOLD, size, NAVY)
+        draw_text(pdf, MARGIN, top - 15, name, BOLD, size, NAVY)
         second = department or "Chest radiograph · AI-assisted analysis"
-        _text(
+        draw_text(
             pdf, MARGIN, top - 31, second, REGULAR, 10.5, NAVY if department else MUTED, left_width
         )
 
     right = PAGE_WIDTH - MARGIN
-    _text(pdf, right, top - 11, "CHEST X-RAY AI REPORT", BOLD, 10, NAVY, align="right")
-    patient = _clean(report.patient_id) or NOT_RECORDED
-    _text(pdf, right, top - 25, f"Patient ID {patient}", REGULAR, 8, MUTED, 170, "right")
+    draw_text(pdf, right, top - 11, "CHEST X-RAY AI REPORT", BOLD, 10, NAVY, align="right")
+    patient = clean(report.patient_id) or NOT_RECORDED
+    draw_text(pdf, right, top - 25, f"Patient ID {patient}", REGULAR, 8, MUTED, 170, "right")
     when = generated.strftime("%Y-%m-%d %H:%M UTC")
-    _text(pdf, right, top - 37, f"Generated {when}", REGULAR, 8, MUTED, align="right")
+    draw_text(pdf, right, top - 37, f"Generated {when}", REGULAR, 8, MUTED, align="right")
 
     bottom = top - 48
     pdf.setStrokeColor(NAVY)
     pdf.setLineWidth(1.2)
     pdf.line(MARGIN, bottom, PAGE_WIDTH - MARGIN, bottom)
     return bottom
-
-
-def _letterhead(institution: str, width: float) -> tuple[str, float, str] | None:
-    """``(name, size, department)`` when the name fits one line (``Hospital · Radiology``:
-    the part after the first separator goes under it, never one inside parentheses), None when
-    it must wrap."""
-    for size in (17.0, 16.0, 15.0, 14.0):
-        if _width(institution, BOLD, size) <= width:
-            return institution, size, ""
-    for separator in (" · ", " | ", " \u2013 ", " — ", " - ", ", "):
-        head, found, tail = institution.partition(separator)
-        if found and head.strip() and tail.strip() and head.count("(") == head.count(")"):
-            for size in (17.0, 16.0, 15.0, 14.0):
-                if _width(head, BOLD, size) <= width:
-                    return head.strip(), size, tail.strip()
-    return None
-
-
-def _field(pdf: Canvas, x: float, y: float, width: float, label: str, value: str) -> None:
-    """A label over its value; an empty value reads ``Not recorded``."""
-    _text(pdf, x, y - 7, label.upper(), BOLD, 6.5, MUTED, width)
-    if value:
-        size = 9.5
-        while size > 8.0 and _width(value, REGULAR, size) > width:
-            size -= 0.5
-        _text(pdf, x, y - 19, value, REGULAR, size, INK, width)
-    else:
-        _text(pdf, x, y - 19, NOT_RECORDED, ITALIC, 9.5, MUTED, width)
 
 
 def _patient_panel(pdf: Canvas, report: ReportInput, top: float) -> float:
@@ -432,26 +253,26 @@ def _patient_panel(pdf: Canvas, report: ReportInput, top: float) -> float:
     columns = [x0, x0 + inner * 0.46, x0 + inner * 0.74, x0 + inner * 0.87]
     widths = [inner * 0.44, inner * 0.26, inner * 0.12, inner * 0.13]
     row = top - 10
-    name = display_name(_clean(report.patient_name))
-    values = [name, _clean(report.patient_id), _age(report.age), _sex(report.sex)]
+    name = display_name(clean(report.patient_name))
+    values = [name, clean(report.patient_id), _age(report.age), _sex(report.sex)]
     for x, width, label, value in zip(
         columns, widths, ("Patient name", "Patient ID", "Age", "Sex"), values, strict=True
     ):
-        _field(pdf, x, row, width, label, value)
+        draw_field(pdf, x, row, width, label, value)
     row -= 27
     uid_x = x0 + inner * 0.22
     uid_width = x0 + inner - uid_x
-    _field(pdf, x0, row, inner * 0.2, "Study date", _date(report.study_date))
-    _field(pdf, uid_x, row, uid_width, "Study Instance UID", _clean(report.study_instance_uid))
+    draw_field(pdf, x0, row, inner * 0.2, "Study date", _date(report.study_date))
+    draw_field(pdf, uid_x, row, uid_width, "Study Instance UID", clean(report.study_instance_uid))
     row -= 27
-    _field(pdf, x0, row, inner * 0.2, "Examination", "Chest X-ray")
-    _field(pdf, uid_x, row, uid_width, "SOP Instance UID", _clean(report.sop_instance_uid))
+    draw_field(pdf, x0, row, inner * 0.2, "Examination", "Chest X-ray")
+    draw_field(pdf, uid_x, row, uid_width, "SOP Instance UID", clean(report.sop_instance_uid))
     return top - height
 
 
 def _result_banner(pdf: Canvas, result: str, findings: list[_Finding], top: float) -> float:
     height = 46.0
-    text = _clean(result) or NOT_RECORDED
+    text = clean(result) or NOT_RECORDED
     ink, tint = RESULT_COLOURS.get(text, (NAVY, PANEL))
     pdf.setFillColor(tint)
     pdf.setStrokeColor(ink)
@@ -460,20 +281,20 @@ def _result_banner(pdf: Canvas, result: str, findings: list[_Finding], top: floa
     pdf.setFillColor(ink)
     pdf.rect(MARGIN, top - height, 6, height, stroke=0, fill=1)
     x = MARGIN + 18
-    _text(pdf, x, top - 14, "OVERALL AI RESULT", BOLD, 7, MUTED)
-    _text(pdf, x, top - 35, text, BOLD, 18, ink, CONTENT_WIDTH * 0.42)
+    draw_text(pdf, x, top - 14, "OVERALL AI RESULT", BOLD, 7, MUTED)
+    draw_text(pdf, x, top - 35, text, BOLD, 18, ink, CONTENT_WIDTH * 0.42)
 
     present = [f.name for f in findings if f.present]
     summary_x = MARGIN + CONTENT_WIDTH * 0.47
     summary_width = MARGIN + CONTENT_WIDTH - 14 - summary_x
     if present:
         count = f"{len(present)} finding{'s' if len(present) > 1 else ''} above threshold"
-        _text(pdf, summary_x, top - 19, count, BOLD, 9.5, INK, summary_width)
-        lines = _wrap(", ".join(present), REGULAR, 8.5, summary_width, 2)
+        draw_text(pdf, summary_x, top - 19, count, BOLD, 9.5, INK, summary_width)
+        lines = wrap(", ".join(present), REGULAR, 8.5, summary_width, 2)
         for index, line in enumerate(lines):
-            _text(pdf, summary_x, top - 31 - index * 10, line, REGULAR, 8.5, INK)
+            draw_text(pdf, summary_x, top - 31 - index * 10, line, REGULAR, 8.5, INK)
     else:
-        _text(pdf, summary_x, top - 27, NO_FINDING, BOLD, 9.5, INK, summary_width)
+        draw_text(pdf, summary_x, top - 27, NO_FINDING, BOLD, 9.5, INK, summary_width)
     return top - height
 
 
@@ -489,22 +310,15 @@ def _image_panel(
         pdf.rect(x, bottom, width, height, stroke=1, fill=1)
         pdf.setDash()
         middle = x + width / 2
-        _text(pdf, middle, bottom + height / 2 + 6, "No heatmap", BOLD, 10, MUTED, align="centre")
+        draw_text(
+            pdf, middle, bottom + height / 2 + 6, "No heatmap", BOLD, 10, MUTED, align="centre"
+        )
         note = "No finding above threshold to localise"
-        _text(pdf, middle, bottom + height / 2 - 9, note, REGULAR, 8, MUTED, width - 16, "centre")
+        draw_text(
+            pdf, middle, bottom + height / 2 - 9, note, REGULAR, 8, MUTED, width - 16, "centre"
+        )
         return
-    pdf.setFillColor(IMAGE_GROUND)
-    pdf.rect(x, bottom, width, height, stroke=0, fill=1)
-    pixels_wide, pixels_high = image.getSize()
-    scale = min(width / pixels_wide, height / pixels_high)
-    drawn_width, drawn_height = pixels_wide * scale, pixels_high * scale
-    pdf.drawImage(
-        image,
-        x + (width - drawn_width) / 2,
-        bottom + (height - drawn_height) / 2,
-        drawn_width,
-        drawn_height,
-    )
+    image_panel(pdf, image, x, top, width, height)
 
 
 def _images(pdf: Canvas, source: ImageReader, heatmap: ImageReader | None, top: float) -> float:
@@ -514,19 +328,19 @@ def _images(pdf: Canvas, source: ImageReader, heatmap: ImageReader | None, top: 
     for index, (image, caption) in enumerate(zip((source, heatmap), captions, strict=True)):
         x = MARGIN + index * (width + gap)
         _image_panel(pdf, image, x, top, width, height)
-        _text(pdf, x, top - height - 11, caption, BOLD, 8, INK, width)
+        draw_text(pdf, x, top - height - 11, caption, BOLD, 8, INK, width)
     if heatmap is not None:
         note = (
             "The heatmap shows the image regions that weighed most in the model's findings; "
             "it is not a segmentation of the lesions."
         )
-        _text(pdf, MARGIN, top - height - 23, note, ITALIC, 7, MUTED, CONTENT_WIDTH)
+        draw_text(pdf, MARGIN, top - height - 23, note, ITALIC, 7, MUTED, CONTENT_WIDTH)
     return top - height - 26
 
 
 def _findings_table(pdf: Canvas, findings: list[_Finding], top: float, floor: float) -> None:
     """The table from ``top`` down to ``floor`` at most: rows shrink, then are left out."""
-    _text(pdf, MARGIN, top - 10, "Findings", BOLD, 11, NAVY)
+    draw_text(pdf, MARGIN, top - 10, "Findings", BOLD, 11, NAVY)
     top -= 16
     header = 16.0
     name_x = MARGIN + 10
@@ -541,15 +355,15 @@ def _findings_table(pdf: Canvas, findings: list[_Finding], top: float, floor: fl
         (bar_x, "CONFIDENCE", "left"),
         (status_x, "RESULT", "right"),
     ):
-        _text(pdf, x, top - 11, label, BOLD, 7, white, align=align)
+        draw_text(pdf, x, top - 11, label, BOLD, 7, white, align=align)
     top -= header
 
     if not findings:
         pdf.setFillColor(PANEL)
         pdf.rect(MARGIN, top - 30, CONTENT_WIDTH, 30, stroke=0, fill=1)
-        _text(pdf, name_x, top - 19, NO_FINDING, BOLD, 9.5, INK)
+        draw_text(pdf, name_x, top - 19, NO_FINDING, BOLD, 9.5, INK)
         note = "Every finding scored below its threshold"
-        _text(pdf, status_x, top - 19, note, ITALIC, 8, MUTED, align="right")
+        draw_text(pdf, status_x, top - 19, note, ITALIC, 8, MUTED, align="right")
         return
     none_present = not any(f.present for f in findings)
     room = top - floor - (18 if none_present else 0)
@@ -567,7 +381,7 @@ def _findings_table(pdf: Canvas, findings: list[_Finding], top: float, floor: fl
             pdf.setFillColor(PRESENT)
             pdf.rect(MARGIN, y, 3, step, stroke=0, fill=1)
         font = BOLD if finding.present else REGULAR
-        _text(pdf, name_x, baseline, finding.name, font, size, INK, bar_x - name_x - 8)
+        draw_text(pdf, name_x, baseline, finding.name, font, size, INK, bar_x - name_x - 8)
         bar_height = min(5.0, step - 5)
         bar_y = y + (step - bar_height) / 2
         pdf.setFillColor(BAR_TRACK)
@@ -575,11 +389,11 @@ def _findings_table(pdf: Canvas, findings: list[_Finding], top: float, floor: fl
         pdf.setFillColor(PRESENT if finding.present else ABSENT_BAR)
         pdf.rect(bar_x, bar_y, bar_width * finding.confidence, bar_height, stroke=0, fill=1)
         percent = f"{finding.confidence * 100:.1f}%"
-        _text(pdf, value_x, baseline, percent, font, size, INK, align="right")
+        draw_text(pdf, value_x, baseline, percent, font, size, INK, align="right")
         if finding.present:
             _badge(pdf, status_x, y + step / 2, "PRESENT", min(11.0, step - 2))
         else:
-            _text(pdf, status_x, baseline, "Not present", REGULAR, size, MUTED, align="right")
+            draw_text(pdf, status_x, baseline, "Not present", REGULAR, size, MUTED, align="right")
         pdf.setStrokeColor(RULE)
         pdf.setLineWidth(0.4)
         pdf.line(MARGIN, y, MARGIN + CONTENT_WIDTH, y)
@@ -587,47 +401,38 @@ def _findings_table(pdf: Canvas, findings: list[_Finding], top: float, floor: fl
     if len(rows) < len(findings):
         bottom -= step
         more = f"{len(findings) - len(rows)} more findings not shown"
-        _text(pdf, name_x, bottom + (step - size) / 2 + 1, more, ITALIC, size, MUTED)
+        draw_text(pdf, name_x, bottom + (step - size) / 2 + 1, more, ITALIC, size, MUTED)
     if none_present:
-        _text(pdf, name_x, bottom - 14, NO_FINDING, BOLD, 9.5, INK)
+        draw_text(pdf, name_x, bottom - 14, NO_FINDING, BOLD, 9.5, INK)
 
 
 def _badge(pdf: Canvas, right: float, middle: float, label: str, height: float) -> None:
-    width = _width(label, BOLD, 6.5) + 10
+    width = text_width(label, BOLD, 6.5) + 10
     pdf.setFillColor(PRESENT)
     pdf.roundRect(right - width, middle - height / 2, width, height, 2.5, stroke=0, fill=1)
-    _text(pdf, right - width / 2, middle - 2.3, label, BOLD, 6.5, white, align="centre")
+    draw_text(pdf, right - width / 2, middle - 2.3, label, BOLD, 6.5, white, align="centre")
 
 
 def _footer(pdf: Canvas, report: ReportInput, generated: datetime.datetime) -> float:
     """Model version, generation time, the notice and the page line; gives back its top."""
-    x, width = MARGIN + 12, CONTENT_WIDTH - 24
-    disclaimer = _clean(report.disclaimer) or (
+    width = CONTENT_WIDTH - 24
+    disclaimer = clean(report.disclaimer) or (
         "AI output for decision support only: every result must be reviewed by a qualified "
         "clinician."
     )
-    lines = _wrap(disclaimer, REGULAR, 7.5, width, DISCLAIMER_LINES)
-    notice_bottom = MARGIN + 12
-    height = 25 + len(lines) * 9.5
-    notice_top = notice_bottom + height
-    pdf.setFillColor(NOTICE_TINT)
-    pdf.setStrokeColor(NOTICE)
-    pdf.setLineWidth(0.8)
-    pdf.roundRect(MARGIN, notice_bottom, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
-    _text(pdf, x, notice_top - 13, "NOT FOR DIAGNOSTIC USE", BOLD, 8.5, NOTICE)
-    for index, line in enumerate(lines):
-        _text(pdf, x, notice_top - 25 - index * 9.5, line, REGULAR, 7.5, INK)
+    lines = wrap(disclaimer, REGULAR, 7.5, width, DISCLAIMER_LINES)
+    notice_top = notice(pdf, "NOT FOR DIAGNOSTIC USE", lines, MARGIN + 12)
 
     top = notice_top + 36
     half = CONTENT_WIDTH / 2
     pdf.setStrokeColor(RULE)
     pdf.setLineWidth(0.6)
     pdf.line(MARGIN, top, PAGE_WIDTH - MARGIN, top)
-    _field(pdf, MARGIN, top - 6, half - 10, "Model version", _clean(report.model_version))
+    draw_field(pdf, MARGIN, top - 6, half - 10, "Model version", clean(report.model_version))
     when = generated.strftime("%Y-%m-%d %H:%M:%S UTC")
-    _field(pdf, MARGIN + half, top - 6, half, "Report generated", when)
+    draw_field(pdf, MARGIN + half, top - 6, half, "Report generated", when)
 
-    uid = _clean(report.sop_instance_uid)
-    _text(pdf, MARGIN, MARGIN, f"SOP Instance UID {uid}", REGULAR, 6.5, MUTED, half + 60)
-    _text(pdf, PAGE_WIDTH - MARGIN, MARGIN, "Page 1 of 1", REGULAR, 6.5, MUTED, align="right")
+    uid = clean(report.sop_instance_uid)
+    draw_text(pdf, MARGIN, MARGIN, f"SOP Instance UID {uid}", REGULAR, 6.5, MUTED, half + 60)
+    draw_text(pdf, PAGE_WIDTH - MARGIN, MARGIN, "Page 1 of 1", REGULAR, 6.5, MUTED, align="right")
     return top
