@@ -14,10 +14,12 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from accounts.models import ApiKey, Customer, Membership
+from billing import reports
 from billing.engine import month_start
 from billing.models import CustomerPrice, UsageEvent
 
@@ -150,6 +152,37 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description="billable calls this month (UTC)", ordering="billable_month")
     def billable_this_month(self, customer: Customer) -> int:
         return customer.billable_month
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ):
+        """The customer's page opens with this month's usage and cost per product."""
+        extra = {**(extra_context or {}), **self.this_month_context(request, object_id)}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def this_month_context(self, request: HttpRequest, object_id: str) -> dict:
+        """This UTC month's calls, billable calls and cost per product (one query), and the
+        ledger filtered to the customer and month; nothing when the id is not a customer's."""
+        try:
+            customer_id = int(object_id)
+        except ValueError:
+            return {}
+        month = reports.month_of(timezone.now())
+        context = {"this_month": reports.customer_month(customer_id, month)}
+        events = UsageEvent._meta
+        if request.user.has_perm(f"{events.app_label}.view_{events.model_name}"):
+            ledger = reverse(
+                f"{self.admin_site.name}:{events.app_label}_{events.model_name}_changelist"
+            )
+            context["usage_events_url"] = (
+                f"{ledger}?customer__id__exact={customer_id}&month={month:%Y-%m}"
+            )
+            context["all_usage_events_url"] = f"{ledger}?customer__id__exact={customer_id}"
+        return context
 
     def has_issue_key_permission(self, request: HttpRequest) -> bool:
         opts = ApiKey._meta

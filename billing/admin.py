@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from billing import reports
-from billing.charts import bar_chart_svg
+from billing.charts import Series, stacked_bar_chart_svg
 from billing.models import Price, Tier, UsageEvent, reason_label
 
 
@@ -144,6 +144,10 @@ def _csv_cell(value: object) -> object:
 def _usd(amount: object) -> str:
     """Dollars for a chart: cents below $1,000, whole dollars above (labels stay short)."""
     return f"${amount:,.2f}" if amount < 1000 else f"${amount:,.0f}"
+
+
+# Customers listed per product in the dashboard's "top customers" tables.
+TOP_CUSTOMERS = 5
 
 
 class _Echo:
@@ -310,19 +314,24 @@ class UsageEventAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/billing/usage_summary.html", context)
 
     def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
-        """Billable calls per day (30 days), revenue per month (12 months), Stripe health."""
+        """Billable calls per day and product (30 days), revenue per month and product (12
+        months, from the stored rates), top customers per product this month, Stripe health.
+        A fixed number of queries, however many events there are."""
         self._require_view(request)
         now = timezone.now()
         today = now.astimezone(UTC).date()
-        daily = reports.daily_billable_calls(today, days=30)
-        revenue = reports.monthly_revenue(reports.month_of(now), months=12)
-        # bar_chart_svg escapes every label and value it writes.
-        daily_chart = bar_chart_svg(
-            [(f"{day:%m-%d}", calls) for day, calls in daily],
+        this_month = reports.month_of(now)
+        days, daily = reports.daily_usage_by_product(today, days=30)
+        months, revenue = reports.monthly_revenue_by_product(this_month, months=12)
+        # The chart functions escape every label, product name and value they write.
+        daily_chart = stacked_bar_chart_svg(
+            [f"{day:%m-%d}" for day in days],
+            [Series(s.label, s.values) for s in daily],
             title="Billable calls per day (UTC), last 30 days",
         )
-        revenue_chart = bar_chart_svg(
-            [(f"{month:%b %y}", usd) for month, usd in revenue],
+        revenue_chart = stacked_bar_chart_svg(
+            [f"{month:%b %y}" for month in months],
+            [Series(s.label, s.values) for s in revenue],
             title="Billed revenue per month (USD, UTC months), last 12 months",
             format_value=_usd,
         )
@@ -332,8 +341,14 @@ class UsageEventAdmin(admin.ModelAdmin):
             "title": "Billing dashboard",
             "daily_chart": mark_safe(daily_chart),  # noqa: S308
             "revenue_chart": mark_safe(revenue_chart),  # noqa: S308
-            "daily_total": sum(calls for _, calls in daily),
-            "revenue_total": sum((usd for _, usd in revenue), reports.ZERO),
+            "daily_rows": [(s.label, s.calls, s.total, s.calls - s.total) for s in daily],
+            "revenue_rows": [(s.label, s.calls, s.total) for s in revenue],
+            "daily_total": sum(s.total for s in daily),
+            "revenue_total": sum((s.total for s in revenue), reports.ZERO),
+            "top": reports.top_customers(this_month, limit=TOP_CUSTOMERS),
+            "top_limit": TOP_CUSTOMERS,
+            "this_month": this_month,
+            "month_param": f"{this_month:%Y-%m}",
             "health": reports.stripe_health(now),
             "stripe_configured": bool(settings.STRIPE_API_KEY),
             "changelist_url": self._url("changelist"),

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Min, Q, Sum
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models import Count, DecimalField, F, Min, Q, Sum, Value, Window
+from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncMonth
 from django.utils import timezone
 
 from billing.models import CallType, Reason, UsageEvent
 
 ZERO = Decimal("0.00")
+MONEY = DecimalField(max_digits=12, decimal_places=2)
 # The engine's own free reasons, after the products' (see ``free_reasons``).
 ENGINE_FREE_REASONS = (Reason.RECHECK_24H.value, Reason.BILLING_ERROR.value)
 
@@ -200,43 +201,225 @@ def monthly_summary(month: date) -> MonthlySummary:
 # --- dashboard series ---------------------------------------------------------------------
 
 
-def daily_billable_calls(last_day: date, days: int = 30) -> list[tuple[date, int]]:
-    """Billable calls per UTC day for the ``days`` days ending with ``last_day``, zeros kept."""
+def product_labels(seen: Iterable[str] = ()) -> dict[str, str]:
+    """Product name -> how staff pages name it: every declared product (its verbose name), in
+    ``INSTALLED_APPS`` order, then any other name ``seen`` in events (a product since removed
+    keeps its history)."""
+    from inference.runtime.product import products
+
+    labels = {config.product: str(config.verbose_name) for config in products()}
+    for name in seen:
+        labels.setdefault(name, name)
+    return labels
+
+
+@dataclass
+class ProductSeries:
+    """One product's values over a run of periods (days or months), oldest first."""
+
+    product: str
+    label: str
+    values: list
+    #: Every call of the product over the periods, billable or free.
+    calls: int = 0
+
+    @property
+    def total(self) -> int | Decimal:
+        return sum(self.values, ZERO if any(isinstance(v, Decimal) for v in self.values) else 0)
+
+
+def _day_range(last_day: date, days: int) -> tuple[list[date], datetime, datetime]:
     first_day = last_day - timedelta(days=days - 1)
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
     end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + timedelta(days=1)
-    counts = dict(
-        UsageEvent.objects.filter(billable=True, created_at__gte=start, created_at__lt=end)
+    return [first_day + timedelta(days=n) for n in range(days)], start, end
+
+
+def daily_usage_by_product(
+    last_day: date, days: int = 30
+) -> tuple[list[date], list[ProductSeries]]:
+    """Billable calls per UTC day and product for the ``days`` days ending with ``last_day``
+    (zeros kept; every declared product, then any other product called), one query."""
+    series_days, start, end = _day_range(last_day, days)
+    rows = list(
+        UsageEvent.objects.filter(created_at__gte=start, created_at__lt=end)
         .order_by()
         .annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .values("day")
-        .annotate(calls=Count("pk"))
-        .values_list("day", "calls")
+        .values("day", "product")
+        .annotate(calls=Count("pk"), billable=Count("pk", filter=Q(billable=True)))
+        .values_list("day", "product", "calls", "billable")
     )
-    return [
-        (first_day + timedelta(days=n), counts.get(first_day + timedelta(days=n), 0))
-        for n in range(days)
-    ]
+    labels = product_labels(product for _, product, _, _ in rows)
+    index = {day: n for n, day in enumerate(series_days)}
+    series = {name: ProductSeries(name, label, [0] * days) for name, label in labels.items()}
+    for day, product, calls, billable in rows:
+        series[product].values[index[day]] += billable
+        series[product].calls += calls
+    return series_days, list(series.values())
+
+
+def daily_billable_calls(last_day: date, days: int = 30) -> list[tuple[date, int]]:
+    """Billable calls per UTC day for the ``days`` days ending with ``last_day``, zeros kept."""
+    series_days, series = daily_usage_by_product(last_day, days)
+    return [(day, sum(s.values[n] for s in series)) for n, day in enumerate(series_days)]
+
+
+def monthly_revenue_by_product(
+    last_month: date, months: int = 12
+) -> tuple[list[date], list[ProductSeries]]:
+    """Billed USD per UTC calendar month and product for the ``months`` months ending with
+    ``last_month``, oldest first, zeros kept: the sum of the rates stored on the billable
+    events (``Decimal``), never today's prices.  ``calls`` counts the billable calls."""
+    first_month = add_months(month_of(last_month), -(months - 1))
+    start, _ = month_range(first_month)
+    _, end = month_range(last_month)
+    rows = list(
+        UsageEvent.objects.filter(billable=True, created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .annotate(month=TruncMonth("created_at", tzinfo=UTC))
+        .values("month", "product")
+        .annotate(revenue=Sum("rate"), calls=Count("pk"))
+        .values_list("month", "product", "revenue", "calls")
+    )
+    series_months = [add_months(first_month, n) for n in range(months)]
+    labels = product_labels(product for _, product, _, _ in rows)
+    index = {month: n for n, month in enumerate(series_months)}
+    series = {name: ProductSeries(name, label, [ZERO] * months) for name, label in labels.items()}
+    for month, product, revenue, calls in rows:
+        series[product].values[index[month_of(month)]] += revenue or ZERO
+        series[product].calls += calls
+    return series_months, list(series.values())
 
 
 def monthly_revenue(last_month: date, months: int = 12) -> list[tuple[date, Decimal]]:
     """Billed USD per UTC calendar month for the ``months`` months ending with
     ``last_month``, oldest first, zeros kept."""
-    first_month = add_months(month_of(last_month), -(months - 1))
-    start, _ = month_range(first_month)
-    _, end = month_range(last_month)
-    sums = {
-        month_of(row["month"]): row["revenue"] or ZERO
-        for row in UsageEvent.objects.filter(
-            billable=True, created_at__gte=start, created_at__lt=end
+    series_months, series = monthly_revenue_by_product(last_month, months)
+    return [
+        (month, sum((s.values[n] for s in series), ZERO)) for n, month in enumerate(series_months)
+    ]
+
+
+@dataclass
+class CustomerUsage:
+    """One customer's calls of one product over a period."""
+
+    customer_id: int
+    customer: str
+    calls: int
+    billable: int
+    revenue: Decimal
+
+
+@dataclass
+class ProductTop:
+    product: str
+    label: str
+    customers: list[CustomerUsage]
+
+
+def top_customers(month: date, limit: int = 5) -> list[ProductTop]:
+    """Per product, the ``limit`` customers with the most revenue in ``month`` (then the most
+    billable calls, then the most calls): ranked in the database, one query."""
+    start, end = month_range(month)
+    billable = Q(billable=True)
+    rows = list(
+        UsageEvent.objects.filter(created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .values("product", "customer_id", "customer__name")
+        .annotate(
+            calls=Count("pk"),
+            billed=Count("pk", filter=billable),
+            revenue=Coalesce(Sum("rate", filter=billable), Value(ZERO), output_field=MONEY),
+        )
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("product"),
+                order_by=[
+                    F("revenue").desc(),
+                    F("billed").desc(),
+                    F("calls").desc(),
+                    F("customer__name").asc(),
+                ],
+            )
+        )
+        .filter(rank__lte=limit)
+        .order_by("product", "rank")
+    )
+    labels = product_labels(row["product"] for row in rows)
+    tops = {name: ProductTop(name, label, []) for name, label in labels.items()}
+    for row in rows:
+        tops[row["product"]].customers.append(
+            CustomerUsage(
+                customer_id=row["customer_id"],
+                customer=row["customer__name"],
+                calls=row["calls"],
+                billable=row["billed"],
+                revenue=row["revenue"],
+            )
+        )
+    return list(tops.values())
+
+
+@dataclass
+class ProductMonth:
+    """One customer's month of one product."""
+
+    product: str
+    label: str
+    calls: int = 0
+    billable: int = 0
+    cost: Decimal = ZERO
+
+    @property
+    def free(self) -> int:
+        return self.calls - self.billable
+
+
+@dataclass
+class CustomerMonth:
+    month: date
+    #: Every declared product (zeros kept), then any other product the customer called.
+    products: list[ProductMonth]
+    total: ProductMonth
+    #: The tiers the month's calls were decided at, first used first.
+    tiers: list[str]
+
+
+def customer_month(customer_id: int, month: date) -> CustomerMonth:
+    """A customer's ``month`` per product: calls, billable calls and cost (the rates billed
+    at the time), and the tiers the calls were decided at; one query."""
+    start, end = month_range(month)
+    billable = Q(billable=True)
+    rows = list(
+        UsageEvent.objects.filter(
+            customer_id=customer_id, created_at__gte=start, created_at__lt=end
         )
         .order_by()
-        .annotate(month=TruncMonth("created_at", tzinfo=UTC))
-        .values("month")
-        .annotate(revenue=Sum("rate"))
-    }
-    series = [add_months(first_month, n) for n in range(months)]
-    return [(month, sums.get(month, ZERO)) for month in series]
+        .values("product", "tier_code")
+        .annotate(
+            first=Min("created_at"),
+            calls=Count("pk"),
+            billed=Count("pk", filter=billable),
+            cost=Sum("rate", filter=billable),
+        )
+        .order_by("first")
+    )
+    labels = product_labels(row["product"] for row in rows)
+    per_product = {name: ProductMonth(name, label) for name, label in labels.items()}
+    total = ProductMonth("", "Total")
+    tiers: list[str] = []
+    for row in rows:
+        for line in (per_product[row["product"]], total):
+            line.calls += row["calls"]
+            line.billable += row["billed"]
+            line.cost += row["cost"] or ZERO
+        if row["tier_code"] and row["tier_code"] not in tiers:
+            tiers.append(row["tier_code"])
+    return CustomerMonth(
+        month=month_of(month), products=list(per_product.values()), total=total, tiers=tiers
+    )
 
 
 # --- Stripe reporting ---------------------------------------------------------------------
