@@ -124,11 +124,12 @@ class MeasurementListSerializer(serializers.Serializer):
 
 
 MEANINGS = {
-    400: "Missing or invalid fields (named in `error`), or corrected landmarks that give no "
-    "usable geometry.",
+    400: "Missing or invalid fields (named in `error`), corrected landmarks that give no "
+    "usable geometry, or (report) an image that is not the one measured.",
     403: "Missing or invalid `x-api-key`.",
     404: "No such measurement among yours (another customer's is not found either).",
     409: "The measurement was stored without its landmarks (before corrections existed).",
+    413: "An image over 10 MB, or a request body over the limit.",
     415: "The body is not `application/json`.",
     500: "Internal server error.",
 }

@@ -29,6 +29,7 @@ def record_measurement(
     request_id: str = "",
     landmarks: dict[str, tuple[float, float]] | None = None,
     image_size: tuple[int, int] | None = None,
+    spread: float | None = None,
 ) -> Measurement:
     """Store one measurement; with ``landmarks`` and the ``image_size`` (width, height) they
     were placed on, it can later be corrected (``corrections``)."""
@@ -44,4 +45,5 @@ def record_measurement(
         landmarks=[list(landmarks[name]) for name in LANDMARKS] if landmarks else None,
         image_width=width,
         image_height=height,
+        spread=spread,
     )

@@ -45,6 +45,8 @@ class Measurement(models.Model):
     landmarks = models.JSONField(null=True, blank=True)
     image_width = models.PositiveIntegerField(null=True, blank=True)
     image_height = models.PositiveIntegerField(null=True, blank=True)
+    #: The ensemble's spread (``analysis``): the measurement's confidence, for the report.
+    spread = models.FloatField(null=True, blank=True)
 
     class Meta:
         db_table = "inference_measurement"

@@ -106,6 +106,7 @@ def settle(
                     request_id,
                     landmarks=best.landmarks,
                     image_size=(best.width, best.height) if best.width and best.height else None,
+                    spread=best.spread,
                 )
             decision = engine.record(
                 customer=customer,

@@ -6,7 +6,7 @@ here declares its body limit and documents it.
 
 from django.urls import include, path
 
-from inference.products.vhs import corrections_views, pop_views, views
+from inference.products.vhs import corrections_views, pop_views, report_views, views
 
 app_name = "vhs"
 
@@ -25,5 +25,6 @@ urlpatterns = [
     *_both("preprocess", pop_views.PreprocessView.as_view(), "preprocess"),
     *_both("corrections", corrections_views.CorrectionsView.as_view(), "corrections"),
     *_both("measurements", corrections_views.MeasurementsView.as_view(), "measurements"),
+    *_both("report", report_views.ReportView.as_view(), "report"),
     path("", include("inference.products.vhs.session_urls")),
 ]
