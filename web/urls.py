@@ -1,6 +1,6 @@
 """The staff pages: ``/``, ``/login/``, ``/logout/`` and ``/try/...`` (``docs/web.md``)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from web import views
 
@@ -19,4 +19,5 @@ urlpatterns = [
     path("try/cxr/", views.try_cxr, name="try-cxr"),
     path("try/pop/", views.try_pop, name="try-pop"),
     # The VHS page (radiographs, landmark correction, report) lives in web/vhs.py.
+    path("try/vhs/", include("web.vhs")),
 ]

@@ -143,10 +143,11 @@ export function dataUrl(base64, type = "image/png") {
   return `data:${type};base64,${base64}`;
 }
 
-// Makes `zone` accept a dropped file and `input` (type=file) a chosen one: onFile(file).
-export function dropZone(zone, input, onFile) {
+// Makes `zone` accept a dropped file and `input` (type=file) a chosen one: onFile(file), or
+// with `multiple` onFile([files]).
+export function dropZone(zone, input, onFile, { multiple = false } = {}) {
   const pick = (files) => {
-    if (files && files.length) onFile(files[0]);
+    if (files && files.length) onFile(multiple ? [...files] : files[0]);
   };
   input.addEventListener("change", () => pick(input.files));
   ["dragenter", "dragover"].forEach((name) =>
