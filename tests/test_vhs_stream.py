@@ -204,6 +204,22 @@ def test_refusals_before_the_stream_are_ordinary_json_errors(
     assert not UsageEvent.objects.exists()
 
 
+def test_an_sse_clients_accept_header_gets_the_stream_and_its_refusals_in_json(eager_stack):
+    key = ApiKey.issue(Customer.objects.create(name="Accepting clinic"))[1]
+    headers = {"x-api-key": key, "Accept": "text/event-stream"}
+
+    streamed = requests.post(
+        eager_stack + STREAM, json={"image": radiograph_b64(3)}, headers=headers, timeout=120
+    )
+    refused = requests.post(eager_stack + STREAM, json={}, headers=headers, timeout=60)
+
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert "event: summary" in streamed.text
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "Missing required field: image"}
+
+
 def test_each_photo_leaves_as_its_image_finishes(one_by_one):
     key = ApiKey.issue(Customer.objects.create(name="Incremental clinic"))[1]
     images = [radiograph_b64(seed, size=1400) for seed in range(5)]

@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import APIException
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -123,12 +124,21 @@ class StreamingServedByAsgi(APIException):
     default_detail = "Streaming is served by the ASGI server (daphne); this path was not."
 
 
+class AnyAccept(DefaultContentNegotiation):
+    """The stream answers Server-Sent Events, or a refusal in JSON, whatever the client
+    accepts: an SSE client's ``Accept: text/event-stream`` must not be refused with a 406."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class PredictStreamView(VhsView):
     """``POST predict/stream``: served by ``stream.PredictStreamConsumer`` (ASGI), which runs
     this view's authentication, permissions and throttles; this class also declares the
     body limit (``config.body_limit``) and documents the endpoint."""
 
     body_limit = Base64Images(serializers.MAX_BATCH)
+    content_negotiation_class = AnyAccept
 
     @extend_schema(
         summary="Streaming batch prediction, Server-Sent Events (billed once on a valid VHS)",

@@ -143,9 +143,7 @@ async function measureStream(uuid) {
   if (uuid) body.uuid = uuid;
   const response = await fetch("/vhs/v3/predict/stream", {
     method: "POST",
-    // No "Accept: text/event-stream": the endpoint negotiates as its JSON errors do and
-    // answers that header with a 406 (reported; the stream itself is always SSE).
-    headers: { ...(await apiKeyHeaders()), "Content-Type": "application/json" },
+    headers: { ...(await apiKeyHeaders()), "Content-Type": "application/json", Accept: "text/event-stream" },
     body: JSON.stringify(body),
   });
   if (!response.ok) {
