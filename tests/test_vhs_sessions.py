@@ -245,6 +245,8 @@ def test_three_good_frames_complete_the_session_billed_once_at_the_session_rate(
     assert prediction["model_confidence"] == "optimal"
     assert [p["class"] for p in prediction["prediction"]] == list(LANDMARKS)
     assert prediction["historic_vhs"] == []
+    stored = Measurement.objects.get(pk=prediction["measurement_id"])  # correctable, printable
+    assert (stored.vhs, stored.landmarks is not None) == (prediction["vhs"], True)
     rendered = Image.open(io.BytesIO(base64.b64decode(prediction["rendered_image"])))
     assert rendered.size == (Image.open(io.BytesIO(base64.b64decode(frames["optimal"])))).size
     # A direct radiograph needs no rectifying: the chosen frame comes back as it was sent.
@@ -309,6 +311,7 @@ def test_without_a_uuid_nothing_is_stored_in_history(api, frames):
         done = api.frame(session_id, frames["optimal"], uuid=None)
 
     assert done["prediction"]["historic_vhs"] is None
+    assert done["prediction"]["measurement_id"] is None
     assert not Measurement.objects.exists()
     assert UsageEvent.objects.get().billable is True
 

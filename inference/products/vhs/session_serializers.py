@@ -175,6 +175,11 @@ class PredictionSerializer(serializers.Serializer):
     frame_index = serializers.IntegerField(help_text="Which frame was chosen.")
     historic_vhs = HistoryField(allow_null=True, help_text="null without a uuid.")
     historic_vlas = HistoryField(allow_null=True, help_text="null without a uuid.")
+    measurement_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="Beyond the seed: the stored measurement (with a uuid), to name in POST "
+        "/vhs/v3/corrections and /vhs/v3/report; null without a uuid.",
+    )
 
 
 @extend_schema_serializer(component_name="VhsPopSessionComplete")

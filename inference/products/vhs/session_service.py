@@ -333,6 +333,7 @@ def _complete(
         rendered,
         settlement.history,
         settlement.billing.as_response(),
+        settlement.measurement_id,
     )
 
 

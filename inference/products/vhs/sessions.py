@@ -239,9 +239,11 @@ def completed(
     rendered_image: str | None,
     history: tuple[list, list] | None,
     billing: dict[str, Any],
+    measurement_id: int | None = None,
 ) -> dict[str, Any]:
     """A ``complete``: the chosen frame's measurement with its own result code (1, 2 or 4;
-    not the seed example's ``0``/"Success", since code 0 is never billed)."""
+    not the seed example's ``0``/"Success", since code 0 is never billed), and the stored
+    measurement's id (beyond the seed: what a correction or a report names)."""
     prediction = responses.measurement(best)
     prediction.update(
         {
@@ -254,6 +256,7 @@ def completed(
     prediction["historic_vhs"], prediction["historic_vlas"] = (
         history if history is not None else (None, None)
     )
+    prediction["measurement_id"] = measurement_id
     return {
         "session_id": session_id,
         "session_status": "complete",
