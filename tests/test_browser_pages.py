@@ -199,3 +199,12 @@ def test_a_pop_session_with_generated_photos_runs_to_complete_on_the_page(staff_
     if len(frames) == 3:
         assert page.locator("#vhs").inner_text() == f"VHS {answer['vhs']}"
     staff_page.screenshot("try_pop")
+
+
+@pytest.mark.parametrize("path", ["/", "/try/leukemia/", "/try/cxr/", "/try/pop/"])
+def test_each_page_fits_a_phone_width_without_sideways_scrolling(staff_page, path):
+    page = staff_page.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(path)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.locator("h1").is_visible()

@@ -51,8 +51,8 @@ class Command(BaseCommand):
         _, raw_key = ApiKey.issue(customer, label=DEMO_KEY_LABEL)
 
         self.stdout.write(
-            f"Demo staff user:  {DEMO_USERNAME} / {password}  (log in at /admin/; the same "
-            "login gets a JWT from /auth/token/)"
+            f"Demo staff user:  {DEMO_USERNAME} / {password}  (log in at / for the pages and "
+            "/admin/; the same login gets a JWT from /auth/token/)"
         )
         self.stdout.write(f"Demo customer:    {customer.name} (tier {customer.tier.code})")
         self.stdout.write(f"Demo API key:     {raw_key}")
