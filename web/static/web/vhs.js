@@ -331,8 +331,8 @@ function drawOverlay() {
   const nodes = [parts.long, parts.short, parts.vlas, parts.spine];
   for (const name of LANDMARKS) {
     const point = svg("circle", {
-      class: "point", r: side / 110, "stroke-width": stroke / 1.5, tabindex: 0, role: "slider",
-      "aria-label": `${name} landmark`, "data-landmark": name, "aria-valuetext": "",
+      class: "point", r: side / 110, "stroke-width": stroke / 1.5, tabindex: 0, role: "button",
+      "aria-roledescription": "draggable landmark", "aria-label": `${name} landmark`, "data-landmark": name,
     });
     const label = svg("text", { "font-size": side / 45, "stroke-width": stroke / 1.5 });
     label.textContent = name;
@@ -374,7 +374,8 @@ function redraw() {
     point.setAttribute("cy", y);
     const [ax, ay] = shown.ai.points[name];
     point.classList.toggle("moved", ax !== shown.points[name][0] || ay !== shown.points[name][1]);
-    point.setAttribute("aria-valuetext", `x ${shown.points[name][0].toFixed(3)}, y ${shown.points[name][1].toFixed(3)}`);
+    const [nx2, ny2] = shown.points[name];
+    point.setAttribute("aria-label", `${name} landmark at x ${nx2.toFixed(3)}, y ${ny2.toFixed(3)}: arrow keys move it`);
     parts.labels[name].setAttribute("x", x + Math.max(shown.width, shown.height) / 80);
     parts.labels[name].setAttribute("y", y - Math.max(shown.width, shown.height) / 80);
   }
