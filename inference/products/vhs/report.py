@@ -5,7 +5,7 @@ letterhead, the patient and measurement panel, the rendered radiograph (landmark
 vertebral scale) beside VHS and VLAS on scales with their normal ranges, the confidence and
 any staff correction beside the AI value, the patient's history as two small charts (VHS and
 VLAS over time, the normal range shaded, corrected values marked), then the model version,
-the generation time and the not-for-diagnosis notice.
+the generation time and the not-for-diagnosis notice (the history charts: ``report_charts``).
 
 Fonts, safe text, the reproducible canvas and the pictures are the platform's
 (``inference.imaging.pdf``), shared with the chest X-ray report: every text is extractable,
@@ -18,9 +18,7 @@ import datetime
 import io
 from dataclasses import dataclass, field
 
-from reportlab.graphics import renderPDF
-from reportlab.graphics.shapes import Circle, Drawing, Line, PolyLine, Rect, String
-from reportlab.lib.colors import Color, HexColor, white
+from reportlab.lib.colors import HexColor, white
 from reportlab.pdfgen.canvas import Canvas
 
 from inference.imaging.pdf import (
@@ -48,20 +46,21 @@ from inference.imaging.pdf import (
     utc,
     wrap,
 )
+from inference.products.vhs.report_charts import (
+    CORRECTED,
+    NORMAL_INK,
+    NORMAL_TINT,
+    VHS_NORMAL,
+    VHS_SCALE,
+    VLAS_NORMAL_MAX,
+    VLAS_SCALE,
+    HistoryPoint,
+    history_section,
+)
 
 __all__ = ["HistoryPoint", "StaffCorrection", "VhsReportInput", "render_report"]
 
-#: Normal ranges as the rendered image prints them (``render.VHS_NORMAL``/``VLAS_NORMAL``).
-VHS_NORMAL = (8.5, 10.5)
-VLAS_NORMAL_MAX = 2.5
-#: The scales the values are drawn on (a value outside is drawn at the scale's end).
-VHS_SCALE = (6.0, 14.0)
-VLAS_SCALE = (0.5, 4.0)
-
-NORMAL_TINT = HexColor("#E3F1E7")
-NORMAL_INK = HexColor("#1E7B45")
 HIGH_INK = HexColor("#B45309")
-CORRECTED = HexColor("#C2410C")
 TRACK = HexColor("#E7EBF0")
 CONFIDENCE_COLOURS = {
     "optimal": HexColor("#1E7B45"),
@@ -76,18 +75,6 @@ class StaffCorrection:
     vlas: float
     corrected_at: datetime.datetime
     corrected_by: str
-
-
-@dataclass(frozen=True)
-class HistoryPoint:
-    """One earlier (or this) measurement of the patient: the AI's values and the standing
-    correction's, if any."""
-
-    measured_at: datetime.datetime
-    vhs: float
-    vlas: float | None
-    corrected_vhs: float | None = None
-    corrected_vlas: float | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +117,7 @@ def render_report(report: VhsReportInput) -> bytes:
     top = _header(pdf, report, generated)
     top = _patient_panel(pdf, report, top - 12)
     top = _measurement(pdf, report, image, top - 14)
-    _history(pdf, report, top - 14, floor + 12)
+    history_section(pdf, report.history, top - 14, floor + 12)
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
@@ -309,124 +296,6 @@ def _value_card(
             pdf.circle(at(value), bar_y + 3, 4, stroke=1, fill=1)
     draw_text(pdf, left, top - height + 6, normal_text, REGULAR, 6.5, MUTED, width - 20)
     return top - height
-
-
-def _history(pdf: Canvas, report: VhsReportInput, top: float, floor: float) -> None:
-    draw_text(pdf, MARGIN, top - 10, "History", BOLD, 11, NAVY)
-    points = sorted(report.history, key=lambda p: p.measured_at)
-    _legend(pdf, PAGE_WIDTH - MARGIN, top - 10)
-    top -= 18
-    height = top - floor
-    if len(points) < 1:
-        draw_text(pdf, MARGIN, top - 14, "No earlier measurement", ITALIC, 9, MUTED)
-        return
-    gap = 14.0
-    width = (CONTENT_WIDTH - gap) / 2
-    vhs = [(p.measured_at, p.vhs, p.corrected_vhs) for p in points]
-    vlas = [(p.measured_at, p.vlas, p.corrected_vlas) for p in points]
-    charts = (
-        ("VHS", vhs, VHS_NORMAL, VHS_SCALE),
-        ("VLAS", vlas, (VLAS_SCALE[0], VLAS_NORMAL_MAX), VLAS_SCALE),
-    )
-    for index, (name, series, normal, scale) in enumerate(charts):
-        drawing = _chart(name, series, normal, scale, width, height)
-        renderPDF.draw(drawing, pdf, MARGIN + index * (width + gap), floor)
-
-
-def _legend(pdf: Canvas, right: float, y: float) -> None:
-    """``● AI value  ● staff correction  ▭ normal range``, ending at ``right``."""
-    items = (("AI value", NAVY, "dot"), ("staff correction", CORRECTED, "dot"))
-    items += (("normal range", NORMAL_TINT, "box"),)
-    x = right
-    for label, colour, mark in reversed(items):
-        x -= pdf.stringWidth(label, REGULAR, 7)
-        draw_text(pdf, x, y, label, REGULAR, 7, MUTED)
-        pdf.setFillColor(colour)
-        if mark == "dot":
-            pdf.circle(x - 6, y + 2.5, 2.6, stroke=0, fill=1)
-        else:
-            pdf.setStrokeColor(NORMAL_INK)
-            pdf.setLineWidth(0.5)
-            pdf.rect(x - 12, y - 0.5, 9, 6, stroke=1, fill=1)
-        x -= 22
-
-
-def _chart(
-    name: str,
-    series: list[tuple[datetime.datetime, float | None, float | None]],
-    normal: tuple[float, float],
-    scale: tuple[float, float],
-    width: float,
-    height: float,
-) -> Drawing:
-    """A small time chart (ReportLab graphics): the values in date order, evenly spaced."""
-    drawing = Drawing(width, height)
-    drawing.add(Rect(0, 0, width, height, fillColor=PANEL, strokeColor=RULE, strokeWidth=0.6))
-    left, right, bottom, top = 30.0, width - 28, 22.0, height - 18
-    drawing.add(String(8, height - 12, name, fontName=BOLD, fontSize=8, fillColor=NAVY))
-    values = [v for _, ai, fixed in series for v in (ai, fixed) if v is not None]
-    low = min([scale[0], *values])
-    high = max([scale[1], *values])
-
-    def y_of(value: float) -> float:
-        return bottom + (top - bottom) * (value - low) / (high - low)
-
-    def x_of(index: int) -> float:
-        if len(series) == 1:
-            return (left + right) / 2
-        return left + (right - left) * index / (len(series) - 1)
-
-    drawing.add(
-        Rect(
-            left,
-            y_of(normal[0]),
-            right - left,
-            y_of(normal[1]) - y_of(normal[0]),
-            fillColor=NORMAL_TINT,
-            strokeColor=None,
-        )
-    )
-    step = 2.0 if high - low > 5 else 0.5
-    tick = step * round(low / step)
-    while tick <= high + 1e-9:
-        if tick >= low - 1e-9:
-            y = y_of(tick)
-            drawing.add(Line(left, y, right, y, strokeColor=RULE, strokeWidth=0.4))
-            drawing.add(
-                String(left - 4, y - 2.5, f"{tick:g}", fontName=REGULAR, fontSize=6,
-                       fillColor=MUTED, textAnchor="end")
-            )  # fmt: skip
-        tick += step
-    _line(drawing, [(x_of(i), ai) for i, (_, ai, _) in enumerate(series)], y_of, NAVY)
-    final = [
-        (x_of(i), fixed if fixed is not None else ai) for i, (_, ai, fixed) in enumerate(series)
-    ]
-    if any(fixed is not None for _, _, fixed in series):
-        _line(drawing, final, y_of, CORRECTED, dashed=True)
-    for i, (_, ai, fixed) in enumerate(series):
-        for value, colour in ((ai, NAVY), (fixed, CORRECTED)):
-            if value is not None:
-                drawing.add(
-                    Circle(x_of(i), y_of(value), 2.6, fillColor=colour, strokeColor=white,
-                           strokeWidth=0.6)
-                )  # fmt: skip
-    shown = sorted({0, len(series) - 1, *range(0, len(series), max(1, len(series) // 4))})
-    for i in shown:
-        label = _date(series[i][0])
-        drawing.add(
-            String(x_of(i), 8, label, fontName=REGULAR, fontSize=6, fillColor=MUTED,
-                   textAnchor="middle")
-        )  # fmt: skip
-    return drawing
-
-
-def _line(drawing: Drawing, points, y_of, colour: Color, dashed: bool = False) -> None:
-    flat = [c for x, value in points if value is not None for c in (x, y_of(value))]
-    if len(flat) >= 4:
-        drawing.add(
-            PolyLine(flat, strokeColor=colour, strokeWidth=1.0,
-                     strokeDashArray=[2, 2] if dashed else None)
-        )  # fmt: skip
 
 
 def _footer(pdf: Canvas, report: VhsReportInput, generated: datetime.datetime) -> float:
