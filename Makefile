@@ -10,7 +10,7 @@ PORT ?= 8000
 # With SECRET_KEY unset, `make run` uses a key made once for this checkout (var/secret_key).
 SECRET_KEY_FILE := var/secret_key
 
-.PHONY: run worker beat test lint format install install-dev secret-key
+.PHONY: run worker beat test lint format install install-dev secret-key screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Retake the pages' screenshots in docs/screenshots/ (the browser tests, against a live stack).
+screenshots: install-dev
+	UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/test_browser_pages.py tests/test_browser_vhs.py tests/test_browser_admin.py
 
 lint: install-dev
 	$(BIN)/ruff check .
