@@ -211,3 +211,24 @@ def test_health_counts_the_pop_network(client):
     body = client.get("/vhs/v3/health", headers={"x-api-key": raw}).json()
 
     assert (body["pop_models_loaded"], body["pop_pipeline_enabled"]) == (1, True)
+
+
+def test_a_single_pop_photo_whose_screen_is_not_found_answers_code_7_in_the_standard_shape(post):
+    hidden = draw_pop(seed=11, out_of_view=True)
+
+    response = post("predict", {"image": b64(hidden.image)})
+
+    body = response.json()
+    assert response.status_code == 200, body
+    assert (body["result_code"], body["pop_detected"]) == (7, True)
+    assert body["result_description"] == "PoP image detected but perspective correction failed"
+    assert (body["vhs"], body["vlas"], body["prediction"], body["spread"]) == (None, None, [], None)
+    assert body["billing"]["billable"] is False
+
+
+def test_a_blank_image_is_no_screen_but_a_rejected_non_radiograph(post):
+    blank = Image.new("RGB", (320, 240), (128, 120, 110))
+
+    body = post("predict", {"image": b64(blank)}).json()
+
+    assert (body["result_code"], body["rejected"]) == (6, True)

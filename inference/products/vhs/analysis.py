@@ -201,8 +201,11 @@ def analyse_outputs(
     return analyse(members, radiograph_probability, width, height, visibility)
 
 
-def prediction_list(landmarks: Points) -> list[dict[str, Any]]:
-    """The seed's ``prediction`` array: 7 ``{"x", "y", "class"}``, normalised, 4 decimals."""
+def prediction_list(landmarks: Points | None) -> list[dict[str, Any]]:
+    """The seed's ``prediction`` array: 7 ``{"x", "y", "class"}``, normalised, 4 decimals;
+    empty for a frame without landmarks (a PoP photo whose screen was not found, code 7)."""
+    if not landmarks:
+        return []
     return [
         {"x": round(landmarks[name][0], 4), "y": round(landmarks[name][1], 4), "class": name}
         for name in LANDMARKS

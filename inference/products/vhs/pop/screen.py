@@ -89,10 +89,14 @@ def find_screen(
     corners = [(float(x), float(y)) for x, y in refined.corners]
     quality.update(_quality(source, corners, refined.blur_px))
     quality["edges_found"] = refined.sides_found
-    # The network's coarse corners alone are a guess: a screen needs an edge found in the
-    # pixels (a uniform wall has none), and a photo the network does not take for a screen
-    # (asked for its corners anyway) all four.
-    unseen = refined.sides_found < (1 if detected else 4)
+    # The network's coarse corners alone are a guess: a screen shows its edges in the pixels.
+    # Without a single one (a uniform wall, a blank image) there is no screen, whatever the
+    # network said: the photo is measured as it is (and a blank one rejected, code 6).  A
+    # photo the network does not take for a screen (asked for its corners anyway) needs all
+    # four edges.
+    if refined.sides_found == 0:
+        return ScreenFinding(False, round(score, 4), None, {})
+    unseen = not detected and refined.sides_found < 4
     if unseen or not quality["screen_in_view"] or check_corners(corners, width, height):
         return ScreenFinding(detected, round(score, 4), None, quality)
     return ScreenFinding(detected, round(score, 4), corners, quality)
