@@ -35,6 +35,9 @@ PACKAGE = "medimg_client"
 # No post-generation hooks: the package is used exactly as the generator writes it.
 GENERATOR_CONFIG = f"project_name_override: {PACKAGE}\npackage_name_override: {PACKAGE}\n"
 GENERATOR_CONFIG += "post_hooks: []\n"
+# The VHS report answers application/pdf; the generator types binary bodies only as
+# octet-stream (its documented override, as docs/api.md shows users).
+GENERATOR_CONFIG += "content_type_overrides:\n  application/pdf: application/octet-stream\n"
 
 
 def b64(image: Image.Image, fmt: str = "PNG") -> str:
