@@ -47,7 +47,7 @@ def test_the_families_draw_different_screens():
     train = {draw_pop(seed, "train", max_side=128).truth["screen"] for seed in range(12)}
     heldout = {draw_pop(seed, "heldout", max_side=128).truth["screen"] for seed in range(12)}
 
-    assert train <= {"viewer", "lightbox"}
+    assert train <= {"viewer", "lightbox", "fullscreen"}
     assert heldout <= {"viewer_light", "lightbox_warm", "laptop"}
     assert not np.array_equal(
         np.asarray(draw_pop(5, "train").image.resize((64, 64))),

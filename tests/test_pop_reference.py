@@ -32,32 +32,33 @@ def runtime():
     served.unload()
 
 
-def test_the_pop_network_is_in_the_manifest_beside_the_vhs_models(settings):
+def test_the_pop_networks_are_in_the_manifest_beside_the_vhs_models(settings):
     manifest = read_manifest(settings.MODEL_STORE, "vhs")
 
-    assert "pop_detector" in manifest.files
+    assert {"pop_detector", "pop_corners"} <= set(manifest.files)
     assert {f"landmarks_fold{k}" for k in range(5)} <= set(manifest.files)
     assert "pop_training" in manifest.notes
-    assert (settings.MODEL_STORE / "vhs" / "pop_detector.pt").stat().st_size < 3_000_000
+    for name in ("pop_detector.pt", "pop_corners.pt"):
+        assert (settings.MODEL_STORE / "vhs" / name).stat().st_size < 3_000_000
 
 
 def test_the_pop_figures_hold_on_fresh_held_out_photos_of_both_families(runtime):
-    """Regression floors at the published figures (docs/models.md), not yet the goals:
-    the goals that are met (no direct radiograph flagged; every training-family photo
-    detected; median corner error < 1 % there) are asserted as goals; the rest (held-out
-    detection, corner p95, Jaccard, VHS ratio) are floors below what is published, so a
-    regression fails while the documented shortfall stays visible."""
+    """The goals that are met (docs/models.md) asserted as goals, with a margin of one photo
+    for so few: no direct radiograph flagged, detection, median corner error < 1 %; floors
+    under the rest (corner p95, Jaccard), so a regression fails while the documented
+    shortfall stays visible."""
     result = evaluate_pop(runtime, N_GATE, seed=4242)
 
     assert result["direct_radiographs_flagged"] == 0
     assert result["non_radiographs_flagged"] == 0
     train, heldout = result["families"]["train"], result["families"]["heldout"]
     assert train["detected"] == N_GATE
-    assert train["corner_error_median"] < 0.01
-    assert train["jaccard_mean"] >= 0.8
-    assert heldout["detected"] >= N_GATE // 2
+    assert heldout["detected"] >= N_GATE - 1
     for figures in (train, heldout):
-        assert figures["out_of_view_code_7"] >= figures["out_of_view_n"] // 2
+        assert figures["corner_error_median"] < 0.01
+        assert figures["corner_error_p95"] < 0.06
+        assert figures["jaccard_mean"] >= 0.88
+        assert figures["out_of_view_code_7"] >= figures["out_of_view_n"] - 1
 
 
 def test_measure_rectifies_a_pop_photo_and_measures_it(runtime):

@@ -353,7 +353,7 @@ def test_health_reports_the_five_models(client, customer):
     assert body == {
         "status": "healthy",
         "models_loaded": 5,
-        "pop_models_loaded": 1,  # the PoP network (one file: detector, in-view, corners)
+        "pop_models_loaded": 2,  # the PoP network and the corner network
         "pop_pipeline_enabled": True,
         "model_version": "vhs-ref-phantom-2.0",
     }

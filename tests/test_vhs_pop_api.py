@@ -210,7 +210,7 @@ def test_health_counts_the_pop_network(client):
 
     body = client.get("/vhs/v3/health", headers={"x-api-key": raw}).json()
 
-    assert (body["pop_models_loaded"], body["pop_pipeline_enabled"]) == (1, True)
+    assert (body["pop_models_loaded"], body["pop_pipeline_enabled"]) == (2, True)
 
 
 def test_a_single_pop_photo_whose_screen_is_not_found_answers_code_7_in_the_standard_shape(post):

@@ -17,13 +17,16 @@ A vet photographs the monitor or the lightbox with a phone; the photo is what th
 pixel coordinates (the photo spans ``[0, W] x [0, H]``; the centre of pixel ``(i, j)`` is
 ``(i + 0.5, j + 0.5)``).
 
-**Scene families.**  ``train`` draws monitors with dark bezels and a dark viewer, white
-lightboxes, offices (a wall, a desk, papers, books, mugs, cables) and casts within +/-12 %;
-``heldout`` draws what training never sees: light-themed viewers in light bezels, warm
-lightboxes, laptops showing the radiograph full screen, shelves, textured walls and floors
-(bricks, wood, weave, stones), dark rooms lit by a lamp, polygons, keyboards, and greener
-(fluorescent) casts.  Each family has its own random streams, so no held-out photo is a
-training photo whatever the seed.
+**Scene families.**  ``train`` is domain-randomised (``pop_scene``): monitors running a
+viewer of any theme or showing the film full screen, and lightboxes of any colour
+temperature, in bezels and frames of every grey from black to white, the film at a random
+contrast, gamma and tint; offices (a wall, a desk, papers, books, mugs, cables) or procedural
+rooms (coloured noise or gratings under random rectangles, ellipses and lines, lit from dim to
+bright); white balance within about +/-22 %.  ``heldout`` draws what training never sees:
+light-themed viewers in light bezels, warm lightboxes, laptops showing the radiograph full
+screen, shelves, textured walls and floors (bricks, wood, weave, stones), dark rooms lit by a
+lamp, polygons, keyboards, and greener (fluorescent) casts.  Each family has its own random
+streams, so no held-out photo is a training photo whatever the seed.
 """
 
 from __future__ import annotations
@@ -173,8 +176,12 @@ def _sample_nuisance(
     if rng.random() < STRONG_BLUR_CHANCE:
         drawn_blur = float(rng.uniform(1.5, 3.5))
     quality = int(rng.integers(55, 96))
-    if family == "train":
-        cast = (float(rng.uniform(0.88, 1.12)), 1.0, float(rng.uniform(0.88, 1.12)))
+    if family == "train":  # any white balance, well beyond the held-out casts' ranges
+        cast = (
+            float(rng.uniform(0.78, 1.22)),
+            float(rng.uniform(0.9, 1.1)),
+            float(rng.uniform(0.75, 1.22)),
+        )
     else:  # fluorescent green, or a strong warm lamp
         cast = (
             float(rng.uniform(0.8, 1.05)),
@@ -319,12 +326,14 @@ def _finish(
     if nuisance.glare > 0:  # a lamp reflected in the screen, centred on the screen
         weights = rng.dirichlet(np.ones(4))
         gx, gy = weights @ corners
-        scale = rng.uniform(0.08, 0.22) * math.dist(corners[0], corners[2])
+        # (``spread``, not ``scale``: reusing the shrink factor's name here once blurred every
+        # glare photo by a sigma of the screen's size, the screen lost in a smear)
+        spread = rng.uniform(0.08, 0.22) * math.dist(corners[0], corners[2])
         ratio = float(rng.uniform(0.4, 1.0))
         theta = float(rng.uniform(0, math.pi))
         u = (xx - gx) * math.cos(theta) + (yy - gy) * math.sin(theta)
         v = -(xx - gx) * math.sin(theta) + (yy - gy) * math.cos(theta)
-        spot = np.exp(-(u**2 + (v / ratio) ** 2) / (2 * scale**2))
+        spot = np.exp(-(u**2 + (v / ratio) ** 2) / (2 * spread**2))
         veil = 0.15 * nuisance.glare
         photo = photo + (1.6 * nuisance.glare * spot + veil)[..., None] * screen[..., None]
     photo = photo * np.array(nuisance.cast, np.float32)

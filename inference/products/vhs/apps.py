@@ -29,6 +29,12 @@ class VhsConfig(ProductConfig):
             "picture-of-picture network: photo of a screen?, screen in view?, coarse corners",
             required=False,
         ),
+        ModelGroup(
+            "pop_corners",
+            "inference.products.vhs.pop.predictor.CornerPredictor",
+            "picture-of-picture corner network: each corner on a crop of the full photo",
+            required=False,
+        ),
     )
     pipeline = "inference.products.vhs.pipeline.measure"
     # Pay-for-value (seed 002): result codes 1-4 bill, 0 and 5-7 never do.

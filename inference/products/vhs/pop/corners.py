@@ -1,8 +1,10 @@
-"""Sub-pixel screen corners: the network's coarse corners refined on the full photo.
+"""Sub-pixel screen corners: the networks' corners refined on the full photo.
 
-The network (``pop.network``) knows *which* edges are the screen's image area but sees the
-photo at 128 pixels, so its corners are off by a pixel or two of that grid (about 1 % of the
-photo).  Each side of its quadrilateral is then searched on the full-resolution photo: along
+The networks (``pop.network``) know *which* edges are the screen's image area, but the PoP
+network sees the photo at 128 pixels (its corners are off by about 1 % of the diagonal) and
+the corner network a 64 px crop around each corner (about 0.1 %); ``screen.find_screen``
+searches 2 % of the diagonal around the former and 0.6 % around the latter.  Each side of
+the quadrilateral is searched on the full-resolution photo: along
 48 normals to the side, within ``search`` pixels of it, the strongest gradient across the
 side, weighted towards the coarse line (a bezel or a viewer's panel edge further out loses);
 a line is fitted to those edge points robustly (least squares, dropping points more than
@@ -11,7 +13,8 @@ rounds, the second with a third of the search width.  A side with too few edge p
 its coarse line.
 
 The same profiles give the photo's blur: across a Gaussian-blurred step of height ``C`` the
-steepest gradient is ``C / (sigma * sqrt(2 pi))``, so the edge points give ``sigma`` in pixels.
+steepest gradient is ``C / (sigma * sqrt(2 pi))``, so the edge points give ``sigma`` in pixels
+(the step measured ``BLUR_REACH`` pixels either side, whatever the search width).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ SAMPLES_PER_SIDE = 48
 MIN_EDGE_SHARE = 0.35  # of a side's samples must find its edge
 MIN_STEP = 0.03  # the smallest intensity step (of 1) an edge point may have
 _SMOOTHING = 1.0  # sigma of the pre-smoothing, removed from the blur estimate
+#: The step an edge point makes is measured this far (px) either side of it: far enough for a
+#: strongly blurred edge, whatever the search width.
+BLUR_REACH = 8.0
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ def _side_edges(
     strength = np.abs(gradient) * np.exp(-0.5 * (offsets / (0.6 * search)) ** 2)
     best = strength.argmax(axis=1)
     edges, blurs = [], []
-    reach = max(3.0, min(8.0, search / 2))
+    reach = BLUR_REACH
     for row, index in enumerate(best):
         if index == 0 or index == len(offsets) - 1:
             continue

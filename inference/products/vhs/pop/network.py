@@ -125,3 +125,58 @@ def pop_input(image: Image.Image) -> torch.Tensor:
     ramp = np.linspace(-1.0, 1.0, INPUT_SIZE, dtype=np.float32)
     ys, xs = np.meshgrid(ramp, ramp, indexing="ij")
     return torch.from_numpy(np.concatenate([pixels.transpose(2, 0, 1), xs[None], ys[None]]))
+
+
+# --- the corner network: a second stage on crops around each coarse corner ----------------
+
+_CORNER_STAGES = (16, 24, 32, 48)  # at 32, 16, 8 and 4 px of a 64 px crop
+_CORNER_DECODER = 24
+
+
+class CornerNet(nn.Module):
+    """``[B, 5, 64, 64]`` (a corner's crop, RGB standardised, + x, y; ``pop.crops``) ->
+    ``[B, 2]``: where in the crop the screen's image-area corner lies (normalised, its
+    heatmap's expected position on a 32 x 32 grid).  Every crop is flipped to look like a
+    top-left corner, so one network serves all four."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = _block(5, _CORNER_STAGES[0], stride=2)
+        self.down = nn.ModuleList(
+            nn.Sequential(nn.MaxPool2d(2), _block(a, b), _block(b, b))
+            for a, b in itertools.pairwise(_CORNER_STAGES)
+        )
+        self.lateral = nn.ModuleList(nn.Conv2d(c, _CORNER_DECODER, 1) for c in _CORNER_STAGES[:-1])
+        self.top = nn.Conv2d(_CORNER_STAGES[-1], _CORNER_DECODER, 1)
+        self.smooth = nn.ModuleList(_block(_CORNER_DECODER, _CORNER_DECODER) for _ in range(3))
+        self.heatmap = nn.Conv2d(_CORNER_DECODER, 1, 1)
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        x = self.stem(crops)
+        skips = [x]
+        for stage in self.down:
+            x = stage(x)
+            skips.append(x)
+        merged = self.top(skips.pop())
+        for lateral, smooth, skip in zip(
+            reversed(self.lateral), reversed(self.smooth), reversed(skips), strict=True
+        ):
+            merged = functional.interpolate(merged, scale_factor=2.0, mode="nearest")
+            merged = smooth(merged + lateral(skip))
+        logits = self.heatmap(merged)
+        probabilities = logits.flatten(2).softmax(dim=2).view(logits.shape)
+        return expected_position(probabilities)[:, 0]
+
+
+def corner_input(crops: np.ndarray) -> torch.Tensor:
+    """``[N, S, S, 3]`` uint8 crops -> ``[N, 5, S, S]``: each crop's RGB standardised on its
+    own (exposure, cast and glare vary from photo to photo), then x, y."""
+    pixels = crops.astype(np.float32) / 255.0
+    mean = pixels.mean(axis=(1, 2, 3), keepdims=True)
+    std = pixels.std(axis=(1, 2, 3), keepdims=True)
+    pixels = (pixels - mean) / np.maximum(std, 0.02)
+    size = crops.shape[1]
+    ramp = np.linspace(-1.0, 1.0, size, dtype=np.float32)
+    ys, xs = np.meshgrid(ramp, ramp, indexing="ij")
+    coordinates = np.broadcast_to(np.stack([xs, ys]), (len(crops), 2, size, size))
+    return torch.from_numpy(np.concatenate([pixels.transpose(0, 3, 1, 2), coordinates], axis=1))

@@ -2,10 +2,11 @@
 
 A PoP photo is a phone photo of a monitor or lightbox showing a radiograph.  ``find_screen``
 runs the PoP network (one batched forward pass through the runtime's ``pop`` group: is this
-a photo of a screen, is the screen fully in view, where are its corners roughly), refines the
-corners on the full-resolution photo (``corners.refine``) and measures what the person holding
-the phone can fix (``quality``).  ``rectify`` maps the screen's image area to a fronto-parallel
-picture for the measuring networks.
+a photo of a screen, is the screen fully in view, where are its corners roughly), places
+each corner on a crop of the full-resolution photo around it (the ``pop_corners`` group,
+twice), fits the screen's edges there to sub-pixel accuracy (``corners.refine``) and
+measures what the person holding the phone can fix (``quality``).  ``rectify`` maps the
+screen's image area to a fronto-parallel picture for the measuring networks.
 
 ``pipeline.examine`` calls both; the web tier's feedback (``feedback``) and corner validation
 (``geometry``) import no torch or OpenCV.
@@ -33,12 +34,19 @@ from inference.products.vhs.pop.network import gray_or_rgb
 __all__ = ["POP_THRESHOLD", "ScreenFinding", "find_screen", "rectify"]
 
 POP_GROUP = "pop"
+#: The corner network's group (crops around the coarse corners); without it the edges are
+#: searched around the coarse corners directly.
+CORNER_GROUP = "pop_corners"
 #: P(PoP) at or above which a photo is treated as a photo of a screen.
 POP_THRESHOLD = 0.5
 #: P(screen fully in view) below which no corners are reported (code 7).
 IN_VIEW_THRESHOLD = 0.5
-#: The refinement searches this fraction of the photo's diagonal either side of each side.
+#: The refinement searches this fraction of the photo's diagonal either side of each side:
+#: around the coarse corners, or (narrower) around the corner network's.
 SEARCH_FRACTION = 0.02
+FINE_SEARCH_FRACTION = 0.006
+#: Corner network passes, each on crops centred where the previous one put the corners.
+CORNER_PASSES = 2
 #: A pixel whose three channels all reach this counts as clipped by glare.
 GLARE_LEVEL = 245
 #: Largest side of a rectified image (a 12 MP photo need not become a 12 MP radiograph).
@@ -58,7 +66,9 @@ class ScreenFinding:
 def find_screen(
     models: Any, image: Image.Image, deadline: float | None, require_screen: bool = True
 ) -> ScreenFinding:
-    """Detect a photographed screen and its corners in ``image``.
+    """Detect a photographed screen and its corners in ``image``: the PoP network's coarse
+    corners, the corner network's on crops around them (``CORNER_PASSES`` times), then each
+    side's edge fitted on the full photo (``corners.refine``).
 
     ``require_screen=False`` (``/v3/corners``, ``/v3/preprocess``) looks for corners even when
     the network says the photo is not of a screen.  ``corners`` is None when the screen is
@@ -85,6 +95,11 @@ def find_screen(
     source = gray_or_rgb(image)
     gray = np.asarray(source.convert("L"), np.float32) / 255.0
     search = max(4.0, SEARCH_FRACTION * math.hypot(width, height))
+    if models.available(CORNER_GROUP):
+        for _ in range(CORNER_PASSES):
+            located = models.predict(CORNER_GROUP, {"image": source, "corners": coarse}, deadline)
+            coarse = np.array(located["corners"], np.float64)
+        search = max(3.0, FINE_SEARCH_FRACTION * math.hypot(width, height))
     refined = refine(gray, coarse, search)
     corners = [(float(x), float(y)) for x, y in refined.corners]
     quality.update(_quality(source, corners, refined.blur_px))
