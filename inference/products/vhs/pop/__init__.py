@@ -6,8 +6,10 @@ Light on purpose, so that the web tier may import the pure modules without torch
   checks ``/v3/rectify``'s corners with it.
 * ``feedback``: the sentence for the person holding the phone (plain Python); PoP sessions
   answer each frame with it.
-* ``screen`` (workers only): ``find_screen`` (the PoP network, then corner refinement on the
-  full-resolution photo, ``corners``) and ``rectify``.
-* ``network``, ``predictor``, ``training``: the PoP network, as the runtime serves it and as
-  ``train_reference_models vhs --pop`` trains it.
+* ``screen`` (workers only): ``find_screen`` (the PoP network's coarse corners, the corner
+  network on crops of the full-resolution photo around them, ``crops``, then each edge fitted
+  there, ``corners``) and ``rectify``.
+* ``network``, ``predictor``, ``training``: the PoP network and the corner network, as the
+  runtime serves them (groups ``pop`` and ``pop_corners``) and as
+  ``train_reference_models vhs --pop`` trains them.
 """
