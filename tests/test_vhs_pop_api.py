@@ -232,3 +232,15 @@ def test_a_blank_image_is_no_screen_but_a_rejected_non_radiograph(post):
     body = post("predict", {"image": b64(blank)}).json()
 
     assert (body["result_code"], body["rejected"]) == (6, True)
+
+
+def test_a_photo_larger_than_the_search_copy_gets_its_corners_in_its_own_pixels(post, photo):
+    # Three times the photo's size: the screen is found on a 2048-pixel copy, and the corners
+    # come back in the large photo's pixels.
+    large = photo.image.resize((photo.image.width * 3, photo.image.height * 3))
+    truth = [[3 * x, 3 * y] for x, y in photo.truth["corners"]]
+
+    body = post("corners", {"image": b64(large)}).json()
+
+    assert (body["image_width"], body["image_height"]) == large.size
+    assert corner_error(body["corners"], truth, large) < 0.03

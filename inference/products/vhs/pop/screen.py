@@ -49,6 +49,10 @@ FINE_SEARCH_FRACTION = 0.006
 CORNER_PASSES = 2
 #: A pixel whose three channels all reach this counts as clipped by glare.
 GLARE_LEVEL = 245
+#: The screen is looked for on a copy at most this large (a 40-megapixel photo would cost
+#: hundreds of MB of float pixels for edges a 2048-pixel copy places to 0.05 % of its
+#: diagonal); the corners are scaled back to the photo.
+FIND_MAX_SIDE = 2048
 #: Largest side of a rectified image (a 12 MP photo need not become a 12 MP radiograph).
 MAX_RECTIFIED_SIDE = 2048
 
@@ -80,6 +84,8 @@ def find_screen(
     screen's edges) and ``sharpness`` (1 / (1 + blur relative to 0.2 % of the screen's
     diagonal): 1 sharp, below 0.35 blurred), ``edges_found`` (sides refined, of 4).
     """
+    photo_size = image.size
+    image, (fx, fy) = _working_copy(image)
     output = models.predict(POP_GROUP, {"image": image}, deadline)
     score = float(output["pop_probability"])
     detected = score >= POP_THRESHOLD
@@ -111,10 +117,26 @@ def find_screen(
     # four edges.
     if refined.sides_found == 0:
         return ScreenFinding(False, round(score, 4), None, {})
+    if (fx, fy) != (1.0, 1.0):  # back to the photo's pixels
+        corners = [(x / fx, y / fy) for x, y in corners]
+        if quality.get("blur_px") is not None:
+            quality["blur_px"] = round(quality["blur_px"] / fx, 2)
     unseen = not detected and refined.sides_found < 4
-    if unseen or not quality["screen_in_view"] or check_corners(corners, width, height):
+    if unseen or not quality["screen_in_view"] or check_corners(corners, *photo_size):
         return ScreenFinding(detected, round(score, 4), None, quality)
     return ScreenFinding(detected, round(score, 4), corners, quality)
+
+
+def _working_copy(image: Image.Image) -> tuple[Image.Image, tuple[float, float]]:
+    """``image``, or a copy at most ``FIND_MAX_SIDE`` on its long side; each axis's scale
+    (as rounded, so continuous corner coordinates scale back exactly)."""
+    longest = max(image.size)
+    if longest <= FIND_MAX_SIDE:
+        return image, (1.0, 1.0)
+    factor = FIND_MAX_SIDE / longest
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    copy = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return copy, (size[0] / image.width, size[1] / image.height)
 
 
 def _quality(
