@@ -283,6 +283,46 @@ def letterhead(institution: str, width: float) -> tuple[str, float, str] | None:
     return None
 
 
+def page_header(
+    pdf: Canvas,
+    *,
+    organisation: str,
+    default_department: str,
+    title: str,
+    patient: str,
+    generated: datetime.datetime,
+    right_width: float,
+) -> float:
+    """The band and letterhead every report opens with: the organisation (one line with its
+    department under it, or wrapped on two), and on the right the report's ``title``, the
+    ``patient`` line and the generation time, over a rule; the rule's height."""
+    pdf.setFillColor(NAVY)
+    pdf.rect(0, PAGE_HEIGHT - 6, PAGE_WIDTH, 6, stroke=0, fill=1)
+    top = PAGE_HEIGHT - 28
+    left_width = CONTENT_WIDTH - right_width
+    split = letterhead(organisation, left_width)
+    if split is None:  # two lines, the second shortened if need be
+        for index, line in enumerate(wrap(organisation, BOLD, 12.5, left_width, 2)):
+            draw_text(pdf, MARGIN, top - 10 - index * 14, line, BOLD, 12.5, NAVY)
+    else:
+        name, size, department = split
+        draw_text(pdf, MARGIN, top - 15, name, BOLD, size, NAVY)
+        second = department or default_department
+        draw_text(
+            pdf, MARGIN, top - 31, second, REGULAR, 10.5, NAVY if department else MUTED, left_width
+        )
+    right = PAGE_WIDTH - MARGIN
+    draw_text(pdf, right, top - 11, title, BOLD, 10, NAVY, align="right")
+    draw_text(pdf, right, top - 25, patient, REGULAR, 8, MUTED, right_width - 10, "right")
+    when = generated.strftime("%Y-%m-%d %H:%M UTC")
+    draw_text(pdf, right, top - 37, f"Generated {when}", REGULAR, 8, MUTED, align="right")
+    bottom = top - 48
+    pdf.setStrokeColor(NAVY)
+    pdf.setLineWidth(1.2)
+    pdf.line(MARGIN, bottom, PAGE_WIDTH - MARGIN, bottom)
+    return bottom
+
+
 def draw_field(pdf: Canvas, x: float, y: float, width: float, label: str, value: str) -> None:
     """A label over its value; an empty value reads ``Not recorded``."""
     draw_text(pdf, x, y - 7, label.upper(), BOLD, 6.5, MUTED, width)

@@ -52,7 +52,6 @@ from inference.imaging.pdf import (
     MUTED,
     NAVY,
     NOT_RECORDED,
-    PAGE_HEIGHT,
     PAGE_WIDTH,
     PANEL,
     REGULAR,
@@ -61,9 +60,9 @@ from inference.imaging.pdf import (
     draw_field,
     draw_text,
     image_panel,
-    letterhead,
     new_canvas,
     notice,
+    page_header,
     picture,
     text_width,
     utc,
@@ -211,35 +210,15 @@ def _findings(raw: Iterable[dict[str, Any]]) -> list[_Finding]:
 
 
 def _header(pdf: Canvas, report: ReportInput, generated: datetime.datetime) -> float:
-    pdf.setFillColor(NAVY)
-    pdf.rect(0, PAGE_HEIGHT - 6, PAGE_WIDTH, 6, stroke=0, fill=1)
-    top = PAGE_HEIGHT - 28
-    left_width = CONTENT_WIDTH - 180
-    institution = clean(report.institution) or "Institution not configured"
-    split = letterhead(institution, left_width)
-    if split is None:  # two lines, the second shortened if need be
-        for index, line in enumerate(wrap(institution, BOLD, 12.5, left_width, 2)):
-            draw_text(pdf, MARGIN, top - 10 - index * 14, line, BOLD, 12.5, NAVY)
-    else:
-        name, size, department = split
-        draw_text(pdf, MARGIN, top - 15, name, BOLD, size, NAVY)
-        second = department or "Chest radiograph · AI-assisted analysis"
-        draw_text(
-            pdf, MARGIN, top - 31, second, REGULAR, 10.5, NAVY if department else MUTED, left_width
-        )
-
-    right = PAGE_WIDTH - MARGIN
-    draw_text(pdf, right, top - 11, "CHEST X-RAY AI REPORT", BOLD, 10, NAVY, align="right")
-    patient = clean(report.patient_id) or NOT_RECORDED
-    draw_text(pdf, right, top - 25, f"Patient ID {patient}", REGULAR, 8, MUTED, 170, "right")
-    when = generated.strftime("%Y-%m-%d %H:%M UTC")
-    draw_text(pdf, right, top - 37, f"Generated {when}", REGULAR, 8, MUTED, align="right")
-
-    bottom = top - 48
-    pdf.setStrokeColor(NAVY)
-    pdf.setLineWidth(1.2)
-    pdf.line(MARGIN, bottom, PAGE_WIDTH - MARGIN, bottom)
-    return bottom
+    return page_header(
+        pdf,
+        organisation=clean(report.institution) or "Institution not configured",
+        default_department="Chest radiograph · AI-assisted analysis",
+        title="CHEST X-RAY AI REPORT",
+        patient=f"Patient ID {clean(report.patient_id) or NOT_RECORDED}",
+        generated=generated,
+        right_width=180,
+    )
 
 
 def _patient_panel(pdf: Canvas, report: ReportInput, top: float) -> float:

@@ -30,7 +30,6 @@ from inference.imaging.pdf import (
     MUTED,
     NAVY,
     NOT_RECORDED,
-    PAGE_HEIGHT,
     PAGE_WIDTH,
     PANEL,
     REGULAR,
@@ -39,9 +38,9 @@ from inference.imaging.pdf import (
     draw_field,
     draw_text,
     image_panel,
-    letterhead,
     new_canvas,
     notice,
+    page_header,
     picture,
     utc,
     wrap,
@@ -128,32 +127,15 @@ def _date(moment: datetime.datetime) -> str:
 
 
 def _header(pdf: Canvas, report: VhsReportInput, generated: datetime.datetime) -> float:
-    pdf.setFillColor(NAVY)
-    pdf.rect(0, PAGE_HEIGHT - 6, PAGE_WIDTH, 6, stroke=0, fill=1)
-    top = PAGE_HEIGHT - 28
-    left_width = CONTENT_WIDTH - 190
-    clinic = clean(report.clinic) or "Clinic not configured"
-    split = letterhead(clinic, left_width)
-    if split is None:
-        for index, line in enumerate(wrap(clinic, BOLD, 12.5, left_width, 2)):
-            draw_text(pdf, MARGIN, top - 10 - index * 14, line, BOLD, 12.5, NAVY)
-    else:
-        name, size, department = split
-        draw_text(pdf, MARGIN, top - 15, name, BOLD, size, NAVY)
-        second = department or "Veterinary cardiology · AI-assisted VHS measurement"
-        ink = NAVY if department else MUTED
-        draw_text(pdf, MARGIN, top - 31, second, REGULAR, 10.5, ink, left_width)
-    right = PAGE_WIDTH - MARGIN
-    draw_text(pdf, right, top - 11, "VHS / VLAS AI REPORT", BOLD, 10, NAVY, align="right")
-    patient = clean(report.uuid) or NOT_RECORDED
-    draw_text(pdf, right, top - 25, f"Patient {patient}", REGULAR, 8, MUTED, 180, "right")
-    when = generated.strftime("%Y-%m-%d %H:%M UTC")
-    draw_text(pdf, right, top - 37, f"Generated {when}", REGULAR, 8, MUTED, align="right")
-    bottom = top - 48
-    pdf.setStrokeColor(NAVY)
-    pdf.setLineWidth(1.2)
-    pdf.line(MARGIN, bottom, PAGE_WIDTH - MARGIN, bottom)
-    return bottom
+    return page_header(
+        pdf,
+        organisation=clean(report.clinic) or "Clinic not configured",
+        default_department="Veterinary cardiology · AI-assisted VHS measurement",
+        title="VHS / VLAS AI REPORT",
+        patient=f"Patient {clean(report.uuid) or NOT_RECORDED}",
+        generated=generated,
+        right_width=190,
+    )
 
 
 def _patient_panel(pdf: Canvas, report: VhsReportInput, top: float) -> float:
