@@ -24,11 +24,9 @@ LANDMARKS_MESSAGE = (
 )
 
 
-@extend_schema_serializer(component_name="VhsCorrectionRequest")
-class CorrectionRequestSerializer(serializers.Serializer):
-    default_error_messages = {"invalid": "Request body must be a JSON object"}
-
-    measurement_id = serializers.IntegerField(
+def measurement_id_field() -> serializers.IntegerField:
+    """The stored measurement a request names (corrections, reports), with clear messages."""
+    return serializers.IntegerField(
         min_value=1,
         error_messages={
             "required": "Missing required field: measurement_id",
@@ -38,6 +36,13 @@ class CorrectionRequestSerializer(serializers.Serializer):
         },
         help_text="The `measurement_id` a predict (with a uuid) answered.",
     )
+
+
+@extend_schema_serializer(component_name="VhsCorrectionRequest")
+class CorrectionRequestSerializer(serializers.Serializer):
+    default_error_messages = {"invalid": "Request body must be a JSON object"}
+
+    measurement_id = measurement_id_field()
     landmarks = LandmarkSerializer(
         many=True,
         error_messages={"required": "Missing required field: landmarks"},

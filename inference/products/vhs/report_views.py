@@ -15,7 +15,7 @@ from inference.api.fields import Base64Field, TextField
 from inference.api.images import check_base64
 from inference.api.limits import Base64Images
 from inference.products.vhs import corrections, report_service
-from inference.products.vhs.corrections_serializers import MEANINGS
+from inference.products.vhs.corrections_serializers import MEANINGS, measurement_id_field
 from inference.products.vhs.serializers import NOT_A_STRING, ErrorSerializer
 from inference.products.vhs.views import VhsView
 
@@ -26,16 +26,7 @@ MAX_CLINIC = 200
 class ReportRequestSerializer(serializers.Serializer):
     default_error_messages = {"invalid": "Request body must be a JSON object"}
 
-    measurement_id = serializers.IntegerField(
-        min_value=1,
-        error_messages={
-            "required": "Missing required field: measurement_id",
-            "invalid": "measurement_id must be an integer",
-            "null": "measurement_id must be an integer",
-            "min_value": "measurement_id must be an integer",
-        },
-        help_text="The `measurement_id` a predict (with a uuid) answered.",
-    )
+    measurement_id = measurement_id_field()
     image = Base64Field(
         required=False,
         allow_null=True,
