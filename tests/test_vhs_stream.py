@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import redis
 import requests
 from celery import Celery
 
@@ -111,22 +112,28 @@ class OneByOne:
         return status["vhs"]["groups"]["radiograph"]["batching"]["items"]
 
 
+# A Redis database of its own: the suite's other workers (platform_stack's, sixteen threads)
+# consume the shared one's queue, and would run these images in parallel.
+ONE_BY_ONE_REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
 @pytest.fixture(scope="module")
 def one_by_one(test_database_url: str, redis_url: str) -> Iterator[OneByOne]:
+    redis.Redis.from_url(ONE_BY_ONE_REDIS_URL).flushdb()
     env = platform_env(
         test_database_url,
-        redis_url,
+        ONE_BY_ONE_REDIS_URL,
         CELERY_WORKER_CONCURRENCY="1",
         INFERENCE_MAX_BATCH_SIZE="1",
         VHS_STREAM_KEEPALIVE_SECONDS="1",
     )
-    worker, worker_name = start_celery_worker(env, redis_url)
+    worker, worker_name = start_celery_worker(env, ONE_BY_ONE_REDIS_URL)
     try:
         daphne, base_url = start_daphne(env)
     except Exception:
         worker.stop()
         raise
-    yield OneByOne(base_url, worker, worker_name, redis_url)
+    yield OneByOne(base_url, worker, worker_name, ONE_BY_ONE_REDIS_URL)
     daphne.stop()
     worker.stop()
 
