@@ -38,6 +38,8 @@ _IMAGE_CODES = {
     "invalid": (400, "INVALID_IMAGE_FORMAT"),
     "too_small": (400, "IMAGE_TOO_SMALL"),
     "too_large": (413, "PAYLOAD_TOO_LARGE"),
+    # Not the bytes but the pixels: the seed's "exceeds 10MB" would mislead.
+    "too_many_pixels": (413, "IMAGE_TOO_MANY_PIXELS"),
 }
 
 

@@ -46,6 +46,12 @@ class ImageTooLarge(ImageRejected):
     kind = "too_large"
 
 
+class ImageTooManyPixels(ImageRejected):
+    """Small in bytes, too many pixels to decode (a decompression bomb, or just huge)."""
+
+    kind = "too_many_pixels"
+
+
 def decode_base64(data: object, max_bytes: int) -> bytes:
     """Bytes of a base64 image; a ``data:image/...;base64,`` prefix and whitespace are allowed."""
     return decode_base64_text(data, max_bytes)[0]
@@ -95,14 +101,14 @@ def inspect_image(
     try:
         image = Image.open(io.BytesIO(data), formats=formats)
     except Image.DecompressionBombError as exc:  # Pillow's own, far higher, header check
-        raise ImageTooLarge(f"Image has more than the {max_pixels:,} pixels allowed") from exc
+        raise ImageTooManyPixels(f"Image has more than the {max_pixels:,} pixels allowed") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InvalidImage(
             f"Invalid image format: only {' and '.join(formats)} images are accepted"
         ) from exc
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageTooLarge(
+        raise ImageTooManyPixels(
             f"Image has {width}x{height} pixels, more than the {max_pixels:,} allowed"
         )
     if min(width, height) < min_side:

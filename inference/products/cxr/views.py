@@ -16,13 +16,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import BareOrBearerJWTAuthentication, jwt_customer
 from accounts.models import Customer
+from inference.api.parsers import JSONBodyParser
 from inference.api.views import ProductView
 from inference.imaging.decoding import NoImage
 from inference.products.cxr import envelope, serializers, service
@@ -65,7 +66,7 @@ class CxrView(ProductView):
 
 
 class SingleInferenceView(CxrView):
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
 
     @extend_schema(
         summary="Analyse one server-side DICOM file (seed 001)",

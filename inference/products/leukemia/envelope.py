@@ -59,6 +59,8 @@ class LeukemiaEnvelope(ErrorEnvelope):
         "RATE_LIMIT_EXCEEDED": _throttled,
     }
     codes = {
+        # The seed's codes have no pixel-count one; the message says it is the pixels.
+        "IMAGE_TOO_MANY_PIXELS": "PAYLOAD_TOO_LARGE",
         "IMAGE_UNUSABLE": "INVALID_IMAGE_FORMAT",
         "MALFORMED_BODY": "INVALID_REQUEST",
         "UNAUTHENTICATED": "INVALID_REQUEST",

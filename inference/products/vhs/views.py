@@ -17,7 +17,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import APIException
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +25,7 @@ from accounts.authentication import ApiKeyAuthentication
 from billing import idempotency
 from inference.api.images import acheck_base64
 from inference.api.limits import Base64Images
+from inference.api.parsers import JSONBodyParser
 from inference.api.views import ProductView
 from inference.products.vhs import health, responses, serializers, service
 
@@ -33,7 +33,7 @@ from inference.products.vhs import health, responses, serializers, service
 class VhsView(ProductView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
 
 
 class HealthView(VhsView):
