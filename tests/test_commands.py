@@ -110,6 +110,16 @@ def test_every_issued_key_is_different():
     assert ApiKey.objects.count() == 5
 
 
+def test_bootstrap_demo_seeds_nothing_on_a_database_that_is_not_make_runs_own():
+    # The suite's database is PostgreSQL: what a production database would be.
+    (said,) = run("bootstrap_demo")
+
+    assert said.startswith("Not seeding demo data")
+    assert not get_user_model().objects.filter(username="demo-admin").exists()
+    assert not Customer.objects.filter(name="Demo Clinic").exists()
+    assert not ApiKey.objects.exists()
+
+
 def test_create_api_key_for_an_unknown_customer_says_how_to_create_it():
     with pytest.raises(CommandError, match="create_customer 'Nobody'"):
         run("create_api_key", "Nobody")
@@ -118,8 +128,8 @@ def test_create_api_key_for_an_unknown_customer_says_how_to_create_it():
 def test_bootstrap_demo_is_repeatable_and_leaves_one_valid_demo_key(settings, tmp_path):
     settings.BASE_DIR = tmp_path
 
-    first = run("bootstrap_demo")
-    second = run("bootstrap_demo")
+    first = run("bootstrap_demo", "--demo")
+    second = run("bootstrap_demo", "--demo")
 
     assert first[0] == second[0]  # same staff credentials on every run
     user = get_user_model().objects.get(username="demo-admin")

@@ -3,9 +3,14 @@
 Ensures a demo staff user and a demo customer exist, and prints their credentials and a fresh
 demo API key, so a newcomer can log in to /admin/ and call the APIs at once.  The password
 lives in ``var/demo_admin_password`` (made once, git-ignored) so it stays the same across runs.
+
+Only on the embedded SQLite database that ``make run`` uses by default, or when asked with
+``--demo``: pointed at PostgreSQL (which may be production's), a superuser and a live key
+must never appear, nor be printed, on their own.
 """
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,10 +33,34 @@ def demo_password() -> str:
     return path.read_text().strip()
 
 
-class Command(BaseCommand):
-    help = "Ensure the demo staff user and customer exist; print credentials and a fresh key."
+def embedded_database() -> bool:
+    """Whether the default database is ``make run``'s own SQLite file under ``var/``."""
+    database = settings.DATABASES["default"]
+    return database["ENGINE"] == "django.db.backends.sqlite3" and str(database["NAME"]) == str(
+        settings.BASE_DIR / "var" / "db.sqlite3"
+    )
 
-    def handle(self, **options: object) -> None:
+
+class Command(BaseCommand):
+    help = (
+        "Ensure the demo staff user and customer exist; print credentials and a fresh key "
+        "(on make run's embedded SQLite database, or anywhere with --demo)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="seed the demo user and key even though the database is not make run's own",
+        )
+
+    def handle(self, **options: Any) -> None:
+        if not options["demo"] and not embedded_database():
+            self.stdout.write(
+                "Not seeding demo data: the database is not make run's embedded SQLite "
+                "(pass --demo to seed a demo staff user and API key there anyway)."
+            )
+            return
         password = demo_password()
         user, _ = get_user_model().objects.get_or_create(
             username=DEMO_USERNAME, defaults={"email": "demo-admin@example.invalid"}
