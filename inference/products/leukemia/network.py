@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from inference.imaging.grey import to_gray8_or_rgb
 from inference.products.leukemia.labels import CLASSES
 
 # 96 px keeps a nucleolus (2-3 px at 128) visible while a CPU trains in minutes.
@@ -103,13 +104,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        # High-bit-depth grey: stretch to 8 bits rather than clip everything above 255 to white.
-        values = np.asarray(image, dtype=np.float32)
-        low, high = float(values.min()), float(values.max())
-        scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
-        return Image.fromarray(scaled.astype(np.uint8), "L").convert("RGB")
-    return image.convert("RGB")
+    return to_gray8_or_rgb(image).convert("RGB")  # high-bit-depth grey windowed, not clipped
 
 
 def image_to_tensor(image: Image.Image) -> torch.Tensor:

@@ -32,6 +32,7 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional
 
+from inference.imaging.grey import to_gray8, to_gray8_or_rgb
 from inference.products.vhs.geometry import LANDMARKS
 
 INPUT_SIZE: int = 128
@@ -175,9 +176,7 @@ class RadiographClassifier(nn.Module):
 
 
 def _square_gray(image: Image.Image) -> np.ndarray:
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")
-    gray = image.convert("L").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    gray = to_gray8(image).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
     return np.asarray(gray, dtype=np.float32) / 255.0
 
 
@@ -197,7 +196,7 @@ def classifier_input(image: Image.Image) -> torch.Tensor:
     Luminance is scaled to about [-2, 2] but *not* standardised per image: a blank frame must
     stay blank.  Chroma is max - min over R, G, B in [0, 1] (0 for a grey image in any mode).
     """
-    rgb = image.convert("RGB") if image.mode != "RGB" else image
+    rgb = to_gray8_or_rgb(image).convert("RGB")
     small = np.asarray(rgb.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR), np.float32)
     small /= 255.0
     luminance = (small @ np.array([0.299, 0.587, 0.114], np.float32) - 0.5) / 0.25

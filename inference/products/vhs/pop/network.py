@@ -23,6 +23,7 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional
 
+from inference.imaging.grey import to_gray8_or_rgb
 from inference.products.vhs.network import expected_position
 
 INPUT_SIZE: int = 128
@@ -102,19 +103,12 @@ class PopNet(nn.Module):
 
 
 def gray_or_rgb(image: Image.Image) -> Image.Image:
-    """An RGB or L image of any upload: 16-bit grey stretched to 8 bits, alpha on white."""
-    if image.mode in ("RGB", "L"):
-        return image
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        values = np.asarray(image, dtype=np.float32)
-        low, high = float(values.min()), float(values.max())
-        scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
-        return Image.fromarray(scaled.astype(np.uint8), "L")
+    """An RGB or L image of any upload: 16-bit grey windowed to 8 bits, alpha on white."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+    return to_gray8_or_rgb(image)
 
 
 def pop_input(image: Image.Image) -> torch.Tensor:
