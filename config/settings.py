@@ -222,6 +222,10 @@ CELERY_WORKER_POOL = "threads"
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=16)
 # The contracts allow 300 s per request; a task past it is stopped, the web tier answers.
 REQUEST_TIMEOUT_SECONDS = env.int("REQUEST_TIMEOUT_SECONDS", default=300)
+# With no worker answering a ping, a prediction fails at once (503, Retry-After) rather than
+# waiting out REQUEST_TIMEOUT_SECONDS in the queue; false lets requests queue until a worker
+# starts (a deployment that starts its web tier first, or a test proving queueing).
+INFERENCE_FAIL_FAST_WITHOUT_WORKER = env.bool("INFERENCE_FAIL_FAST_WITHOUT_WORKER", default=True)
 CELERY_TASK_TIME_LIMIT = REQUEST_TIMEOUT_SECONDS
 CELERY_TASK_SOFT_TIME_LIMIT = REQUEST_TIMEOUT_SECONDS - 10
 CELERY_RESULT_EXPIRES = 3600

@@ -90,6 +90,8 @@ def test_64_concurrent_requests_wait_together_without_holding_threads(test_datab
         ASGI_THREADS="4",
         CELERY_WORKER_CONCURRENCY="64",
         LEUKEMIA_ANON_RATE="1000/min",
+        # The requests must queue before any worker exists, instead of failing fast.
+        INFERENCE_FAIL_FAST_WITHOUT_WORKER="false",
     )
     daphne, base_url = start_daphne(env)
     payload = {"image_base64": png_b64("Early", 21)}

@@ -25,6 +25,7 @@ from inference.runtime.errors import (
     InferenceTimeout,
     InvalidInput,
     ModelsNotLoaded,
+    NoWorker,
     Overloaded,
 )
 
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a client is told to wait when the workers' pixel budget is full (``Overloaded``).
 BUSY_RETRY_S = 5
+#: Seconds a client is told to wait when no worker consumes the inference queue.
+NO_WORKER_RETRY_S = 10
 
 _IMAGE_CODES = {
     "missing": (400, "NO_IMAGE_PROVIDED"),
@@ -72,6 +75,14 @@ def classify(exc: BaseException) -> ApiError:
     if isinstance(exc, IdempotencyError):
         code = "IDEMPOTENCY_IN_PROGRESS" if isinstance(exc, StillProcessing) else "IDEMPOTENCY_KEY"
         return ApiError(exc.status_code, code, exc.message)
+    if isinstance(exc, NoWorker):
+        return ApiError(
+            503,
+            "NO_WORKER",
+            f"No inference worker is available; retry in {NO_WORKER_RETRY_S} s",
+            {"Retry-After": str(NO_WORKER_RETRY_S)},
+            NO_WORKER_RETRY_S,
+        )
     if isinstance(exc, ModelsNotLoaded):
         return ApiError(503, "MODELS_NOT_LOADED", "Models not loaded")
     if isinstance(exc, Overloaded):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import weakref
 from typing import Any
 
@@ -29,7 +30,13 @@ from celery.app.task import Task
 from django.conf import settings
 
 from config.celery import app as celery_app
-from inference.runtime.errors import InferenceError, InferenceFailed, InferenceTimeout, from_outcome
+from inference.runtime.errors import (
+    InferenceError,
+    InferenceFailed,
+    InferenceTimeout,
+    NoWorker,
+    from_outcome,
+)
 
 
 class _ResultListener:
@@ -108,12 +115,48 @@ def unwrap(outcome: Any) -> Any:
     raise from_outcome(str(error.get("code")), str(error.get("message", "")))
 
 
+#: How long a liveness answer is trusted: a worker seen is assumed alive for a while (a ping
+#: per request would cost a broadcast each); "none answered" is re-asked sooner.
+ALIVE_FOR_S = 5.0
+NONE_FOR_S = 1.0
+#: How long a liveness ping waits for the first worker to answer.
+PING_TIMEOUT_S = 1.0
+_liveness: dict[str, float | bool] = {"checked_at": float("-inf"), "alive": True}
+
+
+def _worker_alive() -> bool:
+    """Whether some worker answers a ping (the broadcast ``/health/`` uses), cached.
+
+    A broker that cannot be reached says nothing about the workers: the request goes on and
+    meets the broker's own error, as before.
+    """
+    now = time.monotonic()
+    trusted = ALIVE_FOR_S if _liveness["alive"] else NONE_FOR_S
+    if now - float(_liveness["checked_at"]) < trusted:
+        return bool(_liveness["alive"])
+    try:
+        replies = celery_app.control.ping(timeout=PING_TIMEOUT_S, limit=1)
+    except Exception:
+        return True
+    _liveness.update(checked_at=time.monotonic(), alive=bool(replies))
+    return bool(replies)
+
+
 async def run_task(task: Task, *args: Any, timeout: float | None = None) -> Any:
-    """Run ``task(*args)`` on a worker and return its result, awaiting without a thread."""
+    """Run ``task(*args)`` on a worker and return its result, awaiting without a thread.
+
+    With no worker consuming the queue the task would only wait for the whole timeout: the
+    request fails at once instead (``NoWorker``, a 503 with Retry-After).
+    """
     timeout = float(timeout or settings.REQUEST_TIMEOUT_SECONDS)
     if settings.CELERY_TASK_ALWAYS_EAGER:
         eager = await sync_to_async(task.apply, thread_sensitive=False)(args=args)
         return unwrap(eager.get(propagate=True))
+    if (
+        settings.INFERENCE_FAIL_FAST_WITHOUT_WORKER
+        and not await sync_to_async(_worker_alive, thread_sensitive=False)()
+    ):
+        raise NoWorker("no inference worker answered a ping")
     # A task still queued when the client has given up is discarded by the worker.
     async_result = await sync_to_async(task.apply_async, thread_sensitive=False)(
         args=args, expires=timeout

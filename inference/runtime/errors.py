@@ -60,6 +60,12 @@ class Overloaded(InferenceError):
     code = "OVERLOADED"
 
 
+class NoWorker(InferenceError):
+    """No inference worker is consuming the queue: the request would only wait."""
+
+    code = "NO_WORKER"
+
+
 class InferenceFailed(InferenceError):
     """Inference failed on the worker for an unexpected reason (details in the worker log)."""
 

@@ -29,6 +29,7 @@ class CxrEnvelope(ErrorEnvelope):
         "INTERNAL_SERVER_ERROR": INTERNAL_ERROR,
         "MODELS_NOT_LOADED": "Chest X-ray models are not loaded on any worker; retry later",
         "INFERENCE_TIMEOUT": "Single Inference timed out: no worker answered in time; retry",
+        "NO_WORKER": "Single Inference unavailable: no inference worker is running; retry later",
         "MALFORMED_BODY": "Request body is not valid JSON",
         "IMAGE_UNUSABLE": "Invalid DICOM image, unable to read its pixels",
     }

@@ -61,6 +61,8 @@ class LeukemiaEnvelope(ErrorEnvelope):
     codes = {
         # The seed's codes have no pixel-count one; the message says it is the pixels.
         "IMAGE_TOO_MANY_PIXELS": "PAYLOAD_TOO_LARGE",
+        # The seed's codes have none for it; its nearest is the models not being up.
+        "NO_WORKER": "MODELS_NOT_LOADED",
         "IMAGE_UNUSABLE": "INVALID_IMAGE_FORMAT",
         "MALFORMED_BODY": "INVALID_REQUEST",
         "UNAUTHENTICATED": "INVALID_REQUEST",

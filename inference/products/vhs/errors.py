@@ -22,6 +22,7 @@ class VhsEnvelope(ErrorEnvelope):
         "AUTHENTICATION_FAILED": INVALID_API_KEY,
         "FORBIDDEN": INVALID_API_KEY,
         "MODELS_NOT_LOADED": "Models not loaded",
+        "NO_WORKER": "No inference worker available; retry shortly",
         "IMAGE_UNUSABLE": "Invalid image: not a usable JPEG or PNG",
         "INFERENCE_TIMEOUT": "Prediction timed out",
         "RATE_LIMIT_EXCEEDED": "Rate limit exceeded",
