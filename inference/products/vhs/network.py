@@ -196,8 +196,9 @@ def classifier_input(image: Image.Image) -> torch.Tensor:
     Luminance is scaled to about [-2, 2] but *not* standardised per image: a blank frame must
     stay blank.  Chroma is max - min over R, G, B in [0, 1] (0 for a grey image in any mode).
     """
-    rgb = to_gray8_or_rgb(image).convert("RGB")
-    small = np.asarray(rgb.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR), np.float32)
+    # Resized first, converted after: a 40-megapixel RGB copy would cost the worker 120 MB.
+    small_image = to_gray8_or_rgb(image).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    small = np.asarray(small_image.convert("RGB"), np.float32)
     small /= 255.0
     luminance = (small @ np.array([0.299, 0.587, 0.114], np.float32) - 0.5) / 0.25
     chroma = (small.max(axis=2) - small.min(axis=2)) * 4.0

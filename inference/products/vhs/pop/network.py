@@ -113,8 +113,9 @@ def gray_or_rgb(image: Image.Image) -> Image.Image:
 
 def pop_input(image: Image.Image) -> torch.Tensor:
     """Any image -> ``[5, INPUT_SIZE, INPUT_SIZE]``: RGB scaled to about [-2, 2], then x, y."""
-    rgb = gray_or_rgb(image).convert("RGB")
-    small = rgb.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    # Resized first, converted after: no full-size RGB copy of a grey photo.
+    small = gray_or_rgb(image).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    small = small.convert("RGB")
     pixels = (np.asarray(small, np.float32) / 255.0 - 0.5) / 0.25
     ramp = np.linspace(-1.0, 1.0, INPUT_SIZE, dtype=np.float32)
     ys, xs = np.meshgrid(ramp, ramp, indexing="ij")
