@@ -105,15 +105,32 @@ def image_panel(
     return left, low, drawn_width, drawn_height
 
 
+def rounded_box(
+    pdf: Canvas,
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+    *,
+    fill: Color = PANEL,
+    stroke: Color = RULE,
+    line_width: float = 0.6,
+) -> None:
+    """The reports' panel: a filled, outlined rectangle with 4-point corners from ``(x, y)``."""
+    pdf.setFillColor(fill)
+    pdf.setStrokeColor(stroke)
+    pdf.setLineWidth(line_width)
+    pdf.roundRect(x, y, width, height, 4, stroke=1, fill=1)
+
+
 def notice(pdf: Canvas, heading: str, lines: list[str], bottom: float) -> float:
     """The not-for-diagnosis box from ``bottom`` up; gives back its top."""
     x = MARGIN + 12
     height = 25 + len(lines) * 9.5
     top = bottom + height
-    pdf.setFillColor(NOTICE_TINT)
-    pdf.setStrokeColor(NOTICE)
-    pdf.setLineWidth(0.8)
-    pdf.roundRect(MARGIN, bottom, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
+    rounded_box(
+        pdf, MARGIN, bottom, CONTENT_WIDTH, height, fill=NOTICE_TINT, stroke=NOTICE, line_width=0.8
+    )
     draw_text(pdf, x, top - 13, heading, BOLD, 8.5, NOTICE)
     for index, line in enumerate(lines):
         draw_text(pdf, x, top - 25 - index * 9.5, line, REGULAR, 7.5, INK)

@@ -64,6 +64,7 @@ from inference.imaging.pdf import (
     notice,
     page_header,
     picture,
+    rounded_box,
     text_width,
     utc,
     wrap,
@@ -223,10 +224,7 @@ def _header(pdf: Canvas, report: ReportInput, generated: datetime.datetime) -> f
 
 def _patient_panel(pdf: Canvas, report: ReportInput, top: float) -> float:
     height = 92.0
-    pdf.setFillColor(PANEL)
-    pdf.setStrokeColor(RULE)
-    pdf.setLineWidth(0.6)
-    pdf.roundRect(MARGIN, top - height, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
+    rounded_box(pdf, MARGIN, top - height, CONTENT_WIDTH, height)
     x0, pad = MARGIN + 12, 12
     inner = CONTENT_WIDTH - 2 * pad
     columns = [x0, x0 + inner * 0.46, x0 + inner * 0.74, x0 + inner * 0.87]
@@ -253,10 +251,9 @@ def _result_banner(pdf: Canvas, result: str, findings: list[_Finding], top: floa
     height = 46.0
     text = clean(result) or NOT_RECORDED
     ink, tint = RESULT_COLOURS.get(text, (NAVY, PANEL))
-    pdf.setFillColor(tint)
-    pdf.setStrokeColor(ink)
-    pdf.setLineWidth(0.8)
-    pdf.roundRect(MARGIN, top - height, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
+    rounded_box(
+        pdf, MARGIN, top - height, CONTENT_WIDTH, height, fill=tint, stroke=ink, line_width=0.8
+    )
     pdf.setFillColor(ink)
     pdf.rect(MARGIN, top - height, 6, height, stroke=0, fill=1)
     x = MARGIN + 18

@@ -31,7 +31,6 @@ from inference.imaging.pdf import (
     NAVY,
     NOT_RECORDED,
     PAGE_WIDTH,
-    PANEL,
     REGULAR,
     RULE,
     clean,
@@ -42,6 +41,7 @@ from inference.imaging.pdf import (
     notice,
     page_header,
     picture,
+    rounded_box,
     utc,
     wrap,
 )
@@ -140,10 +140,7 @@ def _header(pdf: Canvas, report: VhsReportInput, generated: datetime.datetime) -
 
 def _patient_panel(pdf: Canvas, report: VhsReportInput, top: float) -> float:
     height = 44.0
-    pdf.setFillColor(PANEL)
-    pdf.setStrokeColor(RULE)
-    pdf.setLineWidth(0.6)
-    pdf.roundRect(MARGIN, top - height, CONTENT_WIDTH, height, 4, stroke=1, fill=1)
+    rounded_box(pdf, MARGIN, top - height, CONTENT_WIDTH, height)
     x0, inner = MARGIN + 12, CONTENT_WIDTH - 24
     columns = [
         (0.0, 0.29, "Patient", clean(report.uuid)),
@@ -230,10 +227,7 @@ def _value_card(
     normal_text: str,
 ) -> float:
     height = 92.0
-    pdf.setFillColor(PANEL)
-    pdf.setStrokeColor(RULE)
-    pdf.setLineWidth(0.6)
-    pdf.roundRect(x, top - height, width, height, 4, stroke=1, fill=1)
+    rounded_box(pdf, x, top - height, width, height)
     pad = 10
     draw_text(pdf, x + pad, top - 14, f"{name} · {title}".upper(), BOLD, 6.5, MUTED, width - 20)
     shown = corrected if corrected is not None else ai
