@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
+from django.apps import apps
 
 from inference.products.vhs import responses
 from inference.products.vhs.analysis import (
@@ -65,12 +65,12 @@ class Limits:
 
     @classmethod
     def current(cls) -> Limits:
-        product = VhsConfig
+        vhs = apps.get_app_config(VhsConfig.label)
         return cls(
-            max_frames=_setting(product, "VHS_POP_SESSION_MAX_FRAMES"),
-            max_consecutive_failures=_setting(product, "VHS_POP_SESSION_MAX_CONSECUTIVE_FAILURES"),
-            session_ttl_seconds=_setting(product, "VHS_POP_SESSION_TTL_SECONDS"),
-            good_frames_needed=_setting(product, "VHS_POP_SESSION_GOOD_FRAMES"),
+            max_frames=int(vhs.setting("VHS_POP_SESSION_MAX_FRAMES")),
+            max_consecutive_failures=int(vhs.setting("VHS_POP_SESSION_MAX_CONSECUTIVE_FAILURES")),
+            session_ttl_seconds=int(vhs.setting("VHS_POP_SESSION_TTL_SECONDS")),
+            good_frames_needed=int(vhs.setting("VHS_POP_SESSION_GOOD_FRAMES")),
         )
 
     def as_config(self) -> dict[str, int]:
@@ -80,10 +80,6 @@ class Limits:
             "max_consecutive_failures": self.max_consecutive_failures,
             "session_ttl_seconds": self.session_ttl_seconds,
         }
-
-
-def _setting(product: type[VhsConfig], name: str) -> int:
-    return int(getattr(settings, name, product.settings_defaults[name]))
 
 
 @dataclass(frozen=True)
