@@ -28,7 +28,7 @@ def _encode(image: Image.Image, fmt: str, **options: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _seed(value: str | None) -> int:
+def seed_param(value: str | None) -> int:
     try:
         seed = int(value) if value not in (None, "") else 0
     except ValueError as exc:
@@ -38,7 +38,7 @@ def _seed(value: str | None) -> int:
     return seed
 
 
-def _number(value: str | None, name: str, low: float, high: float) -> float | None:
+def number_param(value: str | None, name: str, low: float, high: float) -> float | None:
     if value in (None, ""):
         return None
     try:
@@ -55,7 +55,7 @@ def leukemia_sample(params: dict[str, str]) -> dict[str, Any]:
     cell_class = params.get("class") or leukemia.CLASSES[0]
     if cell_class not in leukemia.CLASSES:
         raise BadSampleRequest(f"class must be one of {', '.join(leukemia.CLASSES)}")
-    seed = _seed(params.get("seed"))
+    seed = seed_param(params.get("seed"))
     cell = leukemia.draw_cell(cell_class, seed=seed, size=224)
     return {
         "image": _encode(cell.image, "PNG"),
@@ -73,7 +73,7 @@ def cxr_sample(params: dict[str, str]) -> dict[str, Any]:
         raise BadSampleRequest(
             f"unknown finding(s) {', '.join(unknown)}: one of {', '.join(cxr.FINDINGS)}"
         )
-    seed = _seed(params.get("seed"))
+    seed = seed_param(params.get("seed"))
     study = cxr.draw_study(seed, names)
     buffer = io.BytesIO()
     study.dataset.save_as(buffer, enforce_file_format=True)
@@ -91,9 +91,9 @@ def cxr_sample(params: dict[str, str]) -> dict[str, Any]:
 
 def pop_sample(params: dict[str, str]) -> dict[str, Any]:
     """A phone photo (JPEG) of a screen showing a radiograph, with chosen nuisances."""
-    seed = _seed(params.get("seed"))
-    tilt = _number(params.get("tilt"), "tilt", 0, 70)
-    glare = _number(params.get("glare"), "glare", 0, 1)
+    seed = seed_param(params.get("seed"))
+    tilt = number_param(params.get("tilt"), "tilt", 0, 70)
+    glare = number_param(params.get("glare"), "glare", 0, 1)
     moire = params.get("moire", "").lower() in {"1", "true", "on", "yes"}
     photo = pop.draw_pop(seed, tilt=tilt, glare=glare, moire=moire)
     return {

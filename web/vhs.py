@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from inference.phantoms import vhs as phantoms
 from web.access import staff_json, staff_page
-from web.samples import BadSampleRequest, _number, _seed
+from web.samples import BadSampleRequest, number_param, seed_param
 
 MAX_SAMPLES = 10
 
@@ -40,10 +40,10 @@ def page(request: HttpRequest) -> HttpResponse:
 
 def draw_samples(params: dict[str, str]) -> dict[str, Any]:
     """``count`` phantom radiographs (PNG) of the same heart size, seeds ``seed``, ``seed+1``…"""
-    vhs = _number(params.get("vhs"), "vhs", *phantoms.VHS_RANGE)
-    vlas = _number(params.get("vlas"), "vlas", *phantoms.VLAS_RANGE)
-    seed = _seed(params.get("seed"))
-    count = _number(params.get("count"), "count", 1, MAX_SAMPLES)
+    vhs = number_param(params.get("vhs"), "vhs", *phantoms.VHS_RANGE)
+    vlas = number_param(params.get("vlas"), "vlas", *phantoms.VLAS_RANGE)
+    seed = seed_param(params.get("seed"))
+    count = number_param(params.get("count"), "count", 1, MAX_SAMPLES)
     if count is not None and count != int(count):
         raise BadSampleRequest("count must be a whole number")
     images = []
