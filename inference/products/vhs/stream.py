@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
 import time
 from typing import Any
@@ -104,7 +105,7 @@ class PredictStreamConsumer(AsyncHttpConsumer):
             headers = [(b"content-type", b"application/json")]
             headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
             headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
-            await self.send_response(status, _json(document), headers=headers)
+            await self.send_response(status, json.dumps(document).encode(), headers=headers)
         else:
             await self.send_headers(
                 status=200,
@@ -171,7 +172,7 @@ class Stream:
     async def run(self) -> None:
         n_total = len(self.images)
         checked = await asyncio.gather(
-            *(_checked(image) for image in self.images), return_exceptions=True
+            *(acheck_base64(image) for image in self.images), return_exceptions=True
         )
         await self.consumer.send_event(
             "processing_started", {"n_images": n_total, "model_version": await _model_version()}
@@ -244,10 +245,6 @@ class Stream:
         return service.as_json(summary)
 
 
-async def _checked(image: str) -> Any:
-    return await acheck_base64(image)
-
-
 def _message(exc: BaseException) -> str:
     """An image's failure as its ``error`` event says it."""
     if isinstance(exc, ImageRejected) and exc.kind in ("invalid", "missing", "too_small"):
@@ -269,9 +266,3 @@ def _header(scope: dict[str, Any], name: str) -> str | None:
         if key.lower() == wanted:
             return value.decode("latin-1")
     return None
-
-
-def _json(document: Any) -> bytes:
-    import json
-
-    return json.dumps(document).encode()
