@@ -299,7 +299,8 @@ def report(
     server_errors = sum(n for (_, status), n in tally.statuses.items() if status >= 500)
     print(f"\n## Soak: {args.minutes} min at concurrency {args.concurrency}\n")
     print(
-        f"{total} responses ({total / (args.minutes * 60 + args.warmup):.1f}/s), {server_errors} 5xx, "
+        f"{total} responses ({total / (args.minutes * 60 + args.warmup):.1f}/s), "
+        f"{server_errors} 5xx, "
         f"{sum(tally.errors.values())} transport errors\n"
     )
     print("| call | responses | statuses | p50 s | p95 s |\n|---|---|---|---|---|")
