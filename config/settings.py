@@ -202,7 +202,14 @@ else:
 # Read by config/celery.py through the CELERY_ namespace.
 
 CELERY_INFERENCE_QUEUE = "inference"
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The task queue.  Default: the same Redis as everything else, so `make run` and existing
+# deployments change nothing.  Production may name RabbitMQ here (amqp://...), which hands a
+# lost worker's unacknowledged tasks to another at once; results, the cache and the channel
+# layer stay on REDIS_URL either way (the web tier awaits results on Redis pub/sub), so it is
+# read only with REDIS_URL set.
+CELERY_BROKER_URL = (
+    (env.str("CELERY_BROKER_URL", default="") or REDIS_URL) if REDIS_URL else "memory://"
+)
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -229,6 +236,30 @@ INFERENCE_FAIL_FAST_WITHOUT_WORKER = env.bool("INFERENCE_FAIL_FAST_WITHOUT_WORKE
 CELERY_TASK_TIME_LIMIT = REQUEST_TIMEOUT_SECONDS
 CELERY_TASK_SOFT_TIME_LIMIT = REQUEST_TIMEOUT_SECONDS - 10
 CELERY_RESULT_EXPIRES = 3600
+# Redis broker only: a task a worker took and never acknowledged (the worker was SIGKILLed,
+# its machine lost) goes back on the queue once it has been out this long; the workers'
+# sweep for such tasks runs every CELERY_BROKER_RESTORE_INTERVAL_SECONDS.  kombu's default
+# (3600 s, swept every ~100 s) answered such requests 504 after 300 s.  The price of a short
+# timeout: a task still running after it is delivered again and runs twice (no double bill:
+# the web tier settles once, on the first result; the second lands on a channel nobody awaits,
+# and a redelivered task past its request's deadline is discarded, `expires`).  60 s is far
+# above a batch's run time on a GPU and leaves 240 s of the 300 s request for the rerun.
+# CELERY_TASK_TIME_LIMIT cannot bound a thread-pool task, so it is no substitute.
+CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS = env.int(
+    "CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS", default=60
+)
+CELERY_BROKER_RESTORE_INTERVAL_SECONDS = env.int(
+    "CELERY_BROKER_RESTORE_INTERVAL_SECONDS", default=5
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS,
+        "unacked_restore_interval": CELERY_BROKER_RESTORE_INTERVAL_SECONDS,
+        "unacked_restore_throttle": 1,
+    }
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else {}
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_REDIS_SOCKET_TIMEOUT = 10
