@@ -10,7 +10,7 @@ PORT ?= 8000
 # With SECRET_KEY unset, `make run` uses a key made once for this checkout (var/secret_key).
 SECRET_KEY_FILE := var/secret_key
 
-.PHONY: run worker beat test soak lint format install install-dev secret-key screenshots
+.PHONY: run worker worker-supervised beat test soak lint format install install-dev secret-key screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +38,22 @@ run: install $(SECRET_KEY_FILE)
 	echo "Serving on http://$(HOST):$(PORT)/  (API docs: /api/docs/, health: /health/)" && \
 	exec $(BIN)/daphne --verbosity 0 --websocket-max-message-size 15000000 -b $(HOST) -p $(PORT) config.asgi:application
 
-# One worker per GPU in production: CUDA_VISIBLE_DEVICES=N make worker.
+# One worker per GPU in production: CUDA_VISIBLE_DEVICES=N make worker.  Gossip, mingle and
+# worker heartbeats each hold another broker connection that a broker outage must tear down
+# and rebuild; nothing here uses them (health pings workers over the broadcast channel).
+WORKER_ARGS := -A config worker -Q inference,default --loglevel INFO \
+	--without-gossip --without-mingle --without-heartbeat
+
 worker: install $(SECRET_KEY_FILE)
 	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (without it tasks run inside make run)"; exit 2; }
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; \
-	exec $(BIN)/celery -A config worker -Q inference,default --loglevel INFO
+	exec $(BIN)/celery $(WORKER_ARGS)
+
+# The same worker, started again whenever it exits (platform/supervise.sh: backoff 1..30 s).
+worker-supervised: install $(SECRET_KEY_FILE)
+	@test -n "$$REDIS_URL" || { echo "make worker-supervised needs REDIS_URL"; exit 2; }
+	@export SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_KEY_FILE))}"; \
+	exec platform/supervise.sh $(BIN)/celery $(WORKER_ARGS)
 
 # Exactly one per deployment: schedules the Stripe usage sweep (billing.tasks).
 beat: install $(SECRET_KEY_FILE)
