@@ -37,6 +37,43 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or INSECURE_PLACEHOLDER_SECRET_KE
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- HTTPS (production: docs in platform/DEPLOYMENT.md; `manage.py check --deploy` is clean
+# with them set).  Off by default so that `make run` and the tests work over plain HTTP.
+# Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER=true: the proxy must then set
+# X-Forwarded-Proto itself (and strip a client's).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Load balancers probe health over plain HTTP: those paths are never redirected.
+SECURE_REDIRECT_EXEMPT = env.list(
+    "SECURE_REDIRECT_EXEMPT", default=[r"^health/$", r"^[a-z]+/(v3/)?health/?$"]
+)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+X_FRAME_OPTIONS = "DENY"
+
+# --- Content-Security-Policy (django-csp) on every answer: the staff pages, admin and the API
+# docs load scripts only from this origin, never inline (the docs page's initialiser is its
+# own URL: SpectacularSwaggerSplitView).  Styles may be inline (the pages' and admin's style
+# attributes); images may be data: and blob: URLs (results drawn in the browser).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 # The products this platform serves: each package declares itself in its apps.py
 # (inference.runtime.product.ProductConfig); nothing else names a product.
 PRODUCT_APPS = ["inference.products.leukemia", "inference.products.vhs", "inference.products.cxr"]
@@ -51,6 +88,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Refresh tokens are single-use: a rotated one is blacklisted (SIMPLE_JWT, below).
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -76,6 +115,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy on every answer (CONTENT_SECURITY_POLICY, below).
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -272,6 +313,12 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # One algorithm, HS256 with SECRET_KEY: a token naming another (none, HS512, RS256) is
+    # refused.  A refresh answers a new refresh token and the old one is blacklisted, so a
+    # stolen refresh token stops working once its owner refreshes.
+    "ALGORITHM": "HS256",
+    "ROTATE_REFRESH_TOKENS": env.bool("JWT_ROTATE_REFRESH_TOKENS", default=True),
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 # --- Billing and Stripe usage reporting ------------------------------------------------------
@@ -321,7 +368,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     # Products declare their own throttle rates (ProductConfig.settings_defaults, below).
-    "DEFAULT_THROTTLE_RATES": {},
+    # Failed credentials, counted per client IP and per username (accounts.throttling).
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key_failures": env.str("API_KEY_FAILURE_RATE", default="20/min"),
+        "auth_token_failures_ip": env.str("AUTH_TOKEN_FAILURE_RATE_IP", default="20/min"),
+        "auth_token_failures_user": env.str("AUTH_TOKEN_FAILURE_RATE_USER", default="10/h"),
+    },
     # Clients behind this many proxies are told apart by X-Forwarded-For (0: REMOTE_ADDR).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }

@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 
+from accounts.throttling import guard_api_key
 from inference.api.errors import ErrorEnvelope
 from inference.api.limits import BodyLimit
 from inference.runtime.product import product_for_path
@@ -35,6 +36,12 @@ class ProductView(APIView):
         if declaration is None:
             raise LookupError(f"no product serves {self.request.path}")
         return declaration.error_envelope()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Before authentication: an IP that has spent its wrong-key allowance is refused
+        # (429) whatever it sends, health included; a wrong key counts (accounts.throttling).
+        guard_api_key(request)
+        super().initial(request, *args, **kwargs)
 
     def get_exception_handler(self) -> Any:
         envelope = self.error_envelope()

@@ -1,0 +1,58 @@
+"""``/auth/token/`` and ``/auth/token/refresh/``: simplejwt's views with failures throttled.
+
+A refused username/password counts against the client's IP and against the username; once
+either has used up its rate (``AUTH_TOKEN_FAILURE_RATE_IP``, ``AUTH_TOKEN_FAILURE_RATE_USER``)
+the endpoint answers 429 with ``Retry-After`` before the password is checked, so guessing one
+user's password from many addresses, or many users' from one, is bounded.  Successful logins
+never count.  A refused refresh token counts against the IP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts.throttling import (
+    TOKEN_FAILURES_IP,
+    TOKEN_FAILURES_USER,
+    FailureThrottle,
+    client_ident,
+    username_ident,
+)
+
+
+def _failure_throttles(request: Request, with_username: bool) -> list[FailureThrottle]:
+    throttles = [FailureThrottle(TOKEN_FAILURES_IP, client_ident(request))]
+    username = request.data.get("username") if hasattr(request.data, "get") else None
+    if with_username and isinstance(username, str) and username:
+        throttles.append(FailureThrottle(TOKEN_FAILURES_USER, username_ident(username)))
+    return throttles
+
+
+class _FailureThrottledMixin:
+    counts_username = False
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        throttles = _failure_throttles(request, self.counts_username)
+        for throttle in throttles:
+            if throttle.blocked():
+                throttle.refuse()
+        try:
+            return super().post(request, *args, **kwargs)  # type: ignore[misc]
+        except APIException as exc:  # simplejwt raises its refusals (401)
+            if exc.status_code == 401:
+                for throttle in throttles:
+                    throttle.record_failure()
+            raise
+
+
+class ThrottledTokenObtainPairView(_FailureThrottledMixin, TokenObtainPairView):
+    counts_username = True
+
+
+class ThrottledTokenRefreshView(_FailureThrottledMixin, TokenRefreshView):
+    pass
