@@ -21,7 +21,7 @@ from django.conf import settings
 
 from inference import worker_control  # noqa: F401  (registers the control commands)
 from inference.runtime import payloads, registry
-from inference.runtime.errors import InferenceError
+from inference.runtime.errors import OUTAGE_ERRORS, BackendUnavailable, InferenceError
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,13 @@ def predict(product: str, item: Any, deadline: float | None = None) -> dict[str,
         result = payloads.stow_large(result, max(1.0, remaining))
     except InferenceError as exc:
         return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+    except OUTAGE_ERRORS as exc:
+        # Redis went away mid-task (payload or result store): an outage, not a defect.
+        logger.warning("backend unavailable on the worker: %s", type(exc).__name__)
+        return {
+            "ok": False,
+            "error": {"code": BackendUnavailable.code, "message": "Redis became unreachable"},
+        }
     except Exception:
         # The traceback goes to the worker log only; items are never logged.
         logger.exception("inference failed", extra={"product": product})

@@ -121,7 +121,19 @@ def start_daphne(env: dict[str, str]) -> tuple[ServerProcess, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def start_celery_worker(env: dict[str, str], redis_url: str) -> tuple[ServerProcess, str]:
+#: What the suite's workers leave out to start faster; ``make worker`` runs with all three.
+QUIET_WORKER_OPTIONS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+def start_celery_worker(
+    env: dict[str, str],
+    redis_url: str,
+    broker_url: str | None = None,
+    options: tuple[str, ...] = QUIET_WORKER_OPTIONS,
+) -> tuple[ServerProcess, str]:
+    """A worker consuming the inference and default queues, ready once it answers a ping
+    (sent through ``broker_url`` when the broker is not the Redis at ``redis_url``);
+    ``options=()`` starts it as ``make worker`` does."""
     nodename = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     worker = ServerProcess(
         "celery-worker",
@@ -138,13 +150,11 @@ def start_celery_worker(env: dict[str, str], redis_url: str) -> tuple[ServerProc
             nodename,
             "--loglevel",
             "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
+            *options,
         ],
         env,
     )
-    probe = Celery(broker=redis_url, backend=redis_url)
+    probe = Celery(broker=broker_url or redis_url, backend=redis_url)
 
     def answers() -> bool:
         return bool(probe.control.ping(destination=[nodename], timeout=0.5))
@@ -156,9 +166,10 @@ def start_celery_worker(env: dict[str, str], redis_url: str) -> tuple[ServerProc
     return worker, nodename
 
 
-def start_redis() -> tuple[ServerProcess, str]:
-    """A private Redis on a free port, for tests that stop it on purpose."""
-    port = free_port()
+def start_redis(port: int | None = None) -> tuple[ServerProcess, str]:
+    """A private Redis on a free port (or ``port``: to start it again after stopping it), for
+    tests that stop it on purpose."""
+    port = port or free_port()
     server = ServerProcess(
         "redis",
         [
@@ -176,3 +187,34 @@ def start_redis() -> tuple[ServerProcess, str]:
     )
     server.start(ready=lambda: port_open(port), timeout=20.0)
     return server, f"redis://127.0.0.1:{port}/0"
+
+
+#: The RabbitMQ server script itself (Debian's /usr/sbin wrapper would switch to the rabbitmq
+#: user, whose home holds the machine's node's cookie).
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # = services.RABBITMQ.binary
+
+
+def start_rabbitmq() -> tuple[ServerProcess, str]:
+    """A private RabbitMQ node (its own name, ports, data and logs in a temporary folder), for
+    tests that break the broker's consumers; the machine's own node is never touched.
+
+    Only the name service (epmd, shared by every Erlang node on the machine) is common.
+    Starting takes about 5-15 s (the Erlang VM, then the broker's boot steps)."""
+    home = Path(tempfile.mkdtemp(prefix="rabbitmq-"))
+    port, dist_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "HOME": str(home),  # the node's own Erlang cookie is made here
+        "RABBITMQ_NODENAME": f"test-{uuid.uuid4().hex[:8]}@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(home / "log"),
+        "RABBITMQ_CONFIG_FILE": str(home / "rabbitmq"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
+        "RABBITMQ_PID_FILE": str(home / "rabbitmq.pid"),
+    }
+    server = ServerProcess("rabbitmq", [RABBITMQ_SERVER], env)
+    server.start(ready=lambda: port_open(port), timeout=60.0)
+    return server, f"amqp://guest:guest@127.0.0.1:{port}//"

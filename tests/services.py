@@ -1,8 +1,12 @@
-"""PostgreSQL and Redis for the test suite: find them, start them in CI, or explain.
+"""PostgreSQL, Redis and RabbitMQ for the test suite: find them, start them in CI, or explain.
 
 In CI (``CI=true``) a service that is not running is started, and installed with apt-get
 first when missing; if it still cannot be reached the run fails.  On a developer machine a
 missing service makes the tests that need it skip, with the command that starts it.
+
+RabbitMQ is different: the broker fault tests start private nodes of their own
+(``tests.servers.start_rabbitmq``), so they need the server installed, not running
+(``ensure_installed``); the machine's node on 5672 is never used by the suite.
 """
 
 from __future__ import annotations
@@ -50,6 +54,15 @@ REDIS = Service(
     apt_package="redis-server",
     binary="redis-server",
     start_hint='redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ""',
+)
+
+RABBITMQ = Service(
+    name="RabbitMQ",
+    host="127.0.0.1",
+    port=5672,
+    apt_package="rabbitmq-server",
+    binary="/usr/lib/rabbitmq/bin/rabbitmq-server",
+    start_hint="apt-get install rabbitmq-server",
 )
 
 
@@ -123,4 +136,16 @@ def ensure(service: Service) -> str | None:
     return (
         f"{service.name} is not reachable at {service.host}:{service.port}. "
         f"Start it with: {service.start_hint}"
+    )
+
+
+def ensure_installed(service: Service) -> str | None:
+    """``None`` when the service's server program is installed (in CI: installed if missing),
+    else the reason it is not, with the fix; for tests that start private servers."""
+    if shutil.which(service.binary) is None and IN_CI:
+        _install(service)
+    if shutil.which(service.binary) is not None:
+        return None
+    return (
+        f"{service.name} is not installed ({service.binary}). Install it with: {service.start_hint}"
     )

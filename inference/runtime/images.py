@@ -31,7 +31,7 @@ IMAGE_KEYS = ("image_ref", "image_bytes")
 
 def image_bytes(item: dict[str, Any]) -> bytes:
     if "image_ref" in item:
-        return payloads.take(item["image_ref"])
+        return payloads.read(item["image_ref"])  # left for a redelivered task (payloads)
     raw = item["image_bytes"]
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise InvalidInput("unusable image: image_bytes must be bytes")

@@ -11,7 +11,9 @@ So the bytes are stored once, under a random key that expires with the request's
 and only the key travels:
 
 * the web tier ``put``\\s each checked image's bytes and sends ``{"image_ref": key}``; the
-  worker ``take``\\s them (read and delete in one step) right before decoding;
+  worker ``read``\\s them right before decoding and leaves them there, so that a task handed
+  out again (its worker was killed, or outlived the broker's visibility timeout) still finds
+  its image; the request ``discard``\\s them when it ends;
 * the worker stows every large value of a task's result (a rendered image) the same way
   (``stow_large``) and the web tier ``restore``\\s it after the result arrives;
 * whatever nobody took (a request that failed, a task that expired) is ``discard``\\ed when the
@@ -34,7 +36,7 @@ from typing import Any, Protocol
 import redis
 from django.conf import settings
 
-from inference.runtime.errors import InferenceError
+from inference.runtime.errors import BackendUnavailable
 
 KEY_PREFIX = "payload:"
 #: Result values at least this long are stowed instead of published (a rendered image).
@@ -43,8 +45,9 @@ LARGE_VALUE_BYTES = 64 * 1024
 STOWED = "stowed_payload"
 
 
-class PayloadMissing(InferenceError):
-    """An image's bytes were not in the payload store (already taken, or expired)."""
+class PayloadMissing(BackendUnavailable):
+    """An image's bytes were not in the payload store (expired, or lost with a Redis that
+    restarted empty while the task was on its way): the platform's fault, a 503 to retry."""
 
     code = "PAYLOAD_MISSING"
 
@@ -53,6 +56,8 @@ class _Store(Protocol):
     def put_many(self, values: list[bytes], ttl_s: float) -> list[str]: ...
 
     def take(self, key: str) -> bytes | None: ...
+
+    def read(self, key: str) -> bytes | None: ...
 
     def discard(self, keys: list[str]) -> None: ...
 
@@ -75,6 +80,9 @@ class _RedisStore:
 
     def take(self, key: str) -> bytes | None:
         return self.client.getdel(key)
+
+    def read(self, key: str) -> bytes | None:
+        return self.client.get(key)
 
     def discard(self, keys: list[str]) -> None:
         if keys:
@@ -102,6 +110,13 @@ class _LocalStore:
     def take(self, key: str) -> bytes | None:
         with self.lock:
             entry = self.values.pop(key, None)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def read(self, key: str) -> bytes | None:
+        with self.lock:
+            entry = self.values.get(key)
         if entry is None or entry[0] <= time.monotonic():
             return None
         return entry[1]
@@ -146,6 +161,17 @@ def take(key: str) -> bytes:
     value = _store().take(key)
     if value is None:
         raise PayloadMissing("the image's bytes expired or were already taken")
+    return value
+
+
+def read(key: str) -> bytes:
+    """The value under ``key``, left in the store: a task's image, which a redelivery of the
+    same task must find again; the request that stored it discards it when it ends."""
+    if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
+        raise PayloadMissing("not a payload key")
+    value = _store().read(key)
+    if value is None:
+        raise PayloadMissing("the image's bytes expired or were discarded")
     return value
 
 

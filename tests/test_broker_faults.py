@@ -1,0 +1,370 @@
+"""Broker faults with predictions in flight (issue 20, items 1 and 2), on real servers.
+
+Each test starts its own broker (a private ``redis-server``, or a private RabbitMQ node), a
+real daphne and real Celery workers, and breaks that broker or a worker while VHS predictions
+are on their way: the machine's own Redis and RabbitMQ are never touched.  What every test
+asks: each request answers (200, or 503 while Redis is down) within the request timeout, and
+usage events equal the billable responses.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pytest
+import redis
+import requests
+from celery import Celery
+
+from accounts.models import ApiKey, Customer
+from billing.models import UsageEvent
+from inference.phantoms.vhs import draw_radiograph
+from inference.runtime import payloads
+from inference.runtime.images import image_bytes
+from tests import services
+from tests.servers import (
+    REPO_ROOT,
+    ServerProcess,
+    platform_env,
+    start_celery_worker,
+    start_daphne,
+    start_rabbitmq,
+    start_redis,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+#: Short enough that a hung request fails the test in about a minute.
+REQUEST_TIMEOUT_S = 45
+#: The Redis broker's redelivery delay in these tests (the shipped default is 60 s).
+VISIBILITY_TIMEOUT_S = 8
+IN_FLIGHT = 8
+
+
+def radiograph_b64(seed: int, size: int = 3000) -> str:
+    """A lateral radiograph large enough that the worker takes a good while on it."""
+    dog = draw_radiograph(seed=seed, vhs=10.0 + seed % 3, vlas=2.0, crop=False)
+    buffer = io.BytesIO()
+    dog.image.convert("RGB").resize((size, size)).save(buffer, format="JPEG", quality=90)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@dataclass
+class Answer:
+    status: int
+    seconds: float
+    finished_at: float
+    billable: bool
+
+
+def predict(base_url: str, key: str, image: str) -> Answer:
+    started = time.monotonic()
+    response = requests.post(
+        f"{base_url}/vhs/v3/predict",
+        json={"image": image, "render": True},  # rendering: ~0.4 s of the worker's time
+        headers={"x-api-key": key},
+        timeout=REQUEST_TIMEOUT_S + 30,
+    )
+    billing = response.json().get("billing", {}) if response.status_code == 200 else {}
+    now = time.monotonic()
+    return Answer(response.status_code, now - started, now, bool(billing.get("billable")))
+
+
+def predictions_in_flight(base_url: str, key: str, images: list[str]) -> list[Future[Answer]]:
+    pool = ThreadPoolExecutor(len(images))
+    futures = [pool.submit(predict, base_url, key, image) for image in images]
+    pool.shutdown(wait=False)
+    return futures
+
+
+def billable_events() -> int:
+    return UsageEvent.objects.filter(billable=True).count()
+
+
+@dataclass
+class Stack:
+    """A private broker (and Redis for results), a daphne and the workers, stopped at the end."""
+
+    redis: ServerProcess
+    redis_url: str
+    broker_url: str
+    env: dict[str, str]
+    base_url: str = ""
+    broker: ServerProcess | None = None
+    servers: list[ServerProcess] = field(default_factory=list)
+    workers: dict[str, ServerProcess] = field(default_factory=dict)
+
+    def add_worker(self) -> tuple[str, ServerProcess]:
+        worker, name = start_celery_worker(self.env, self.redis_url, self.broker_url)
+        self.servers.append(worker)
+        self.workers[name] = worker
+        return name, worker
+
+    def start_daphne(self) -> None:
+        daphne, self.base_url = start_daphne(self.env)
+        self.servers.append(daphne)
+
+    def control(self) -> Celery:
+        return Celery(broker=self.broker_url, backend=self.redis_url)
+
+    def stop(self) -> None:
+        for server in reversed(self.servers):
+            server.stop(timeout=5)
+        if self.broker is not None:
+            self.broker.stop(timeout=30)
+        self.redis.stop()
+
+
+def make_stack(test_database_url: str, broker: str, **settings: str) -> Stack:
+    redis_server, redis_url = start_redis()
+    rabbitmq, broker_url = (None, redis_url)
+    if broker == "rabbitmq":
+        try:
+            rabbitmq, broker_url = start_rabbitmq()
+        except Exception:
+            redis_server.stop()
+            raise
+    settings = {
+        "CELERY_BROKER_URL": broker_url,
+        "REQUEST_TIMEOUT_SECONDS": str(REQUEST_TIMEOUT_S),
+        "CELERY_WORKER_CONCURRENCY": "4",
+        **settings,
+    }
+    env = platform_env(test_database_url, redis_url, **settings)
+    return Stack(redis_server, redis_url, broker_url, env, broker=rabbitmq)
+
+
+def wait_for_unacked(redis_url: str, timeout: float = 20.0) -> int:
+    """Wait until a worker holds tasks it has not acknowledged (kombu's ``unacked`` hash)."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            held = client.hlen("unacked")
+            if held:
+                return held
+            time.sleep(0.05)
+    finally:
+        client.close()
+    raise AssertionError("no task reached the worker")
+
+
+def wait_for_active(stack: Stack, name: str, timeout: float = 20.0) -> int:
+    """Wait until worker ``name`` is running tasks (asked over the broker's control channel)."""
+    app = stack.control()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            active = (app.control.inspect([name], timeout=1.0).active() or {}).get(name)
+            if active:
+                return len(active)
+            time.sleep(0.1)
+    finally:
+        app.close()
+    raise AssertionError(f"{name} never ran a task")
+
+
+def tasks_received(worker: ServerProcess) -> list[str]:
+    return re.findall(r"Task inference\.tasks\.predict\[([0-9a-f-]+)\] received", worker.log_text())
+
+
+# --- Item 1: a Redis outage with tasks in flight ------------------------------------------
+
+
+@pytest.fixture
+def redis_stack(test_database_url: str) -> Iterator[Stack]:
+    stack = make_stack(test_database_url, "redis")
+    try:
+        stack.add_worker()
+        stack.start_daphne()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_a_redis_outage_with_tasks_in_flight_leaves_the_worker_running(redis_stack):
+    key = ApiKey.issue(Customer.objects.create(name="Outage clinic"))[1]
+    images = [radiograph_b64(seed) for seed in range(IN_FLIGHT)]
+    (worker,) = redis_stack.workers.values()
+    pid = worker.process.pid
+    port = int(redis_stack.redis_url.rsplit(":", 1)[1].split("/")[0])
+
+    futures = predictions_in_flight(redis_stack.base_url, key, images)
+    wait_for_unacked(redis_stack.redis_url)
+    redis_stack.redis.stop()
+    stopped = time.monotonic()
+    time.sleep(2.0)
+    redis_stack.redis, _ = start_redis(port)
+    answers = [future.result() for future in futures]
+
+    log = worker.log_text()
+    assert worker.process.poll() is None, log[-4000:]
+    assert worker.process.pid == pid
+    assert "Unrecoverable error" not in log, log[-4000:]
+    assert all(a.status in (200, 503) for a in answers), [a.status for a in answers]
+    assert all(a.seconds < REQUEST_TIMEOUT_S + 5 for a in answers), [a.seconds for a in answers]
+    # The platform comes back by itself: the same worker serves the next prediction.
+    after = predict(redis_stack.base_url, key, radiograph_b64(99, size=640))
+    while after.status != 200 and time.monotonic() < stopped + 60:
+        time.sleep(0.5)
+        after = predict(redis_stack.base_url, key, radiograph_b64(99, size=640))
+    print(f"served again {time.monotonic() - stopped:.1f} s after Redis stopped (2 s outage)")
+    assert after.status == 200
+    assert worker.process.pid == pid
+    assert billable_events() == sum(a.billable for a in [*answers, after])
+
+
+# --- Item 1, second line of defence: the supervised worker --------------------------------
+
+
+def children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+def test_the_supervisor_starts_a_killed_worker_again(test_database_url):
+    redis_server, redis_url = start_redis()
+    env = {**platform_env(test_database_url, redis_url), "PATH": os.environ["PATH"]}
+    celery = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "inference"]
+    supervisor = ServerProcess(
+        "supervise",
+        [
+            str(REPO_ROOT / "platform" / "supervise.sh"),
+            *celery,
+            "-n",
+            "supervised@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env,
+    )
+    app = Celery(broker=redis_url, backend=redis_url)
+
+    def answers() -> bool:
+        return bool(app.control.ping(timeout=0.5))
+
+    try:
+        supervisor.start(ready=answers, timeout=90)
+        (first,) = children(supervisor.process.pid)
+        os.kill(first, signal.SIGKILL)
+        killed = time.monotonic()
+        deadline = killed + 90
+        while time.monotonic() < deadline and not (
+            children(supervisor.process.pid) not in ([], [first]) and answers()
+        ):
+            time.sleep(0.2)
+        (second,) = children(supervisor.process.pid)
+        print(f"worker answering again {time.monotonic() - killed:.1f} s after SIGKILL")
+        assert second != first
+        assert answers()
+        assert "exited with status 137" in supervisor.log_text()
+
+        supervisor.stop(timeout=20)  # SIGTERM: the worker shuts down and is not restarted
+        assert supervisor.process.returncode is not None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{second}"):
+            time.sleep(0.2)
+        assert not os.path.exists(f"/proc/{second}")
+    finally:
+        supervisor.stop(timeout=5)
+        app.close()
+        redis_server.stop()
+
+
+# --- Item 2: a worker SIGKILLed with tasks in flight, on each supported broker -------------
+
+
+def rabbitmq_server_or_skip() -> None:
+    reason = services.ensure_installed(services.RABBITMQ)
+    if reason is not None:
+        pytest.skip(reason)
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def two_workers(request: pytest.FixtureRequest, test_database_url: str) -> Iterator[Stack]:
+    if request.param == "rabbitmq":
+        rabbitmq_server_or_skip()
+    started = time.monotonic()
+    stack = make_stack(
+        test_database_url,
+        request.param,
+        CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS=str(VISIBILITY_TIMEOUT_S),
+        CELERY_BROKER_RESTORE_INTERVAL_SECONDS="1",
+    )
+    print(f"{request.param} broker up in {time.monotonic() - started:.1f} s")
+    try:
+        stack.add_worker()
+        stack.add_worker()
+        stack.start_daphne()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_a_sigkilled_workers_tasks_are_answered_by_the_other_worker(two_workers):
+    key = ApiKey.issue(Customer.objects.create(name="Crash clinic"))[1]
+    images = [radiograph_b64(seed) for seed in range(IN_FLIGHT)]
+    (doomed, victim), (survivor, _) = two_workers.workers.items()
+
+    futures = predictions_in_flight(two_workers.base_url, key, images)
+    held = wait_for_active(two_workers, doomed)
+    victim.process.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    answers = [future.result() for future in futures]
+
+    assert held >= 1
+    assert [a.status for a in answers] == [200] * IN_FLIGHT
+    assert all(a.seconds < REQUEST_TIMEOUT_S for a in answers), [a.seconds for a in answers]
+    redelivered = max(a.finished_at for a in answers) - killed
+    print(f"last answer {redelivered:.1f} s after the SIGKILL ({held} tasks held)")
+    assert billable_events() == sum(a.billable for a in answers) == IN_FLIGHT
+    assert UsageEvent.objects.count() == IN_FLIGHT
+    assert two_workers.workers[survivor].process.poll() is None
+
+
+def test_a_task_delivered_again_while_it_runs_is_billed_once(test_database_url):
+    """A visibility timeout shorter than a task's run time hands the running task out again;
+    the web tier settles each request once, on the first result."""
+    stack = make_stack(
+        test_database_url,
+        "redis",
+        CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS="1",
+        CELERY_BROKER_RESTORE_INTERVAL_SECONDS="1",
+        CELERY_WORKER_CONCURRENCY="2",
+    )
+    try:
+        _, worker = stack.add_worker()
+        stack.start_daphne()
+        key = ApiKey.issue(Customer.objects.create(name="Twice clinic"))[1]
+        images = [radiograph_b64(seed) for seed in range(6)]
+
+        answers = [f.result() for f in predictions_in_flight(stack.base_url, key, images)]
+        time.sleep(2.0)  # long enough for a duplicate still running to finish
+        received = tasks_received(worker)
+    finally:
+        stack.stop()
+
+    assert [a.status for a in answers] == [200] * 6
+    assert len(received) > len(set(received)), "no task was delivered twice"
+    assert UsageEvent.objects.count() == 6
+    assert billable_events() == sum(a.billable for a in answers)
+
+
+def test_a_task_delivered_again_finds_its_image_until_the_request_discards_it():
+    (key,) = payloads.put_many([b"image bytes"], ttl_s=60)
+
+    assert image_bytes({"image_ref": key}) == b"image bytes"  # the killed worker's read
+    assert image_bytes({"image_ref": key}) == b"image bytes"  # the redelivered task's
+    payloads.discard([key])
+    with pytest.raises(payloads.PayloadMissing):
+        image_bytes({"image_ref": key})
