@@ -13,6 +13,8 @@ every daphne process sees the same count.
   before any key is looked up, so the rate bounds the guesses.  A valid key never counts, and
   a request with no key is no guess (monitors poll health without one): neither is ever
   counted, so a valid caller alone is never throttled here.
+* The PoP session's WebSocket (``x-api-key`` on the handshake) counts the same way and closes
+  a throttled address's socket with 4429.
 * ``/auth/token/``: a refused username/password counts against the IP
   (``AUTH_TOKEN_FAILURE_RATE_IP``) and the username (``AUTH_TOKEN_FAILURE_RATE_USER``); a
   refused refresh token against the IP (``accounts.token_views``).
@@ -21,6 +23,7 @@ every daphne process sees the same count.
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
 from typing import Any
 
 from rest_framework.exceptions import Throttled
@@ -83,6 +86,22 @@ _IDENT = _Ident()
 
 def client_ident(request: Any) -> str:
     """The client's address as DRF's throttles see it (``NUM_PROXIES``, X-Forwarded-For)."""
+    return _IDENT.get_ident(request)
+
+
+def scope_ident(scope: dict[str, Any]) -> str:
+    """``client_ident`` for an ASGI scope (a WebSocket handshake): the same DRF reading."""
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers") or []
+    }
+    client = scope.get("client") or ("", 0)
+    request = SimpleNamespace(
+        headers={"x-forwarded-for": headers["x-forwarded-for"]}
+        if "x-forwarded-for" in headers
+        else {},
+        META={"REMOTE_ADDR": client[0]},
+    )
     return _IDENT.get_ident(request)
 
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.settings import api_settings
 
 from accounts.models import ApiKey, Customer
+from config.routing import websocket_urlpatterns
 
 pytestmark = pytest.mark.django_db
 
@@ -58,9 +62,7 @@ def assert_throttled(response, body):
         ("/vhs/v3/no-such-endpoint", 404),
     ],
 )
-def test_wrong_keys_on_vhs_are_refused_then_throttled_per_ip_in_the_envelope(
-    client, path, refusal
-):
+def test_wrong_keys_on_vhs_are_refused_then_throttled_per_ip_in_the_envelope(client, path, refusal):
     for attempt in range(N):
         response = get(client, path, key=f"mia_guess-{attempt}")
         assert response.status_code == refusal, attempt
@@ -147,6 +149,33 @@ def test_the_failure_counts_live_in_the_shared_cache_redis_in_distributed_mode(c
         assert len(keys) == 1
         assert get(client, "/vhs/v3/health", key="mia_next").status_code == 429
     redis.Redis.from_url(REDIS_DB_6).flushdb()
+
+
+def socket_close_code(key: str, ip: str) -> int | None:
+    async def run():
+        communicator = WebsocketCommunicator(
+            URLRouter(websocket_urlpatterns),
+            "/ws/vhs/v3/pop-session/no-such-session",
+            headers=[(b"x-api-key", key.encode())],
+        )
+        communicator.scope["client"] = (ip, 50000)
+        await communicator.connect()
+        output = await communicator.receive_output(timeout=10)
+        await communicator.disconnect()
+        return output.get("code")
+
+    return async_to_sync(run)()
+
+
+@pytest.mark.django_db(transaction=True)  # the consumer's lookups run in other threads
+def test_wrong_keys_on_the_pop_sessions_socket_count_too(client):
+    for attempt in range(N):
+        assert socket_close_code(f"mia_guess-{attempt}", "10.1.1.1") == 4401
+
+    assert socket_close_code("mia_guess-next", "10.1.1.1") == 4429
+    assert socket_close_code("mia_guess-next", "10.2.2.2") == 4401
+    # The HTTP endpoints share the count: the address is throttled there too.
+    assert get(client, "/vhs/v3/health", key="mia_guess-next").status_code == 429
 
 
 # --- /auth/token/ ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ code   meaning
 4401   no key or ticket, or an invalid, expired or already used one
 4404   no such session, or another customer's
 4409   the session is already complete or failed
+4429   this address sent too many wrong keys (``API_KEY_FAILURE_RATE``); retry later
 ====== =================================================================================
 
 A frame the server refuses without ending the session (a missing ``image``, a uuid other
@@ -42,6 +43,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import API_KEY_HEADER, find_api_key
+from accounts.throttling import API_KEY_FAILURES, FailureThrottle, scope_ident
 from inference.api.errors import classify
 from inference.products.vhs import session_service, session_tickets
 from inference.products.vhs.errors import ENVELOPE
@@ -52,6 +54,7 @@ BAD_MESSAGE = 4400
 UNAUTHENTICATED = 4401
 NOT_FOUND = 4404
 FINISHED = 4409
+TOO_MANY_FAILURES = 4429
 #: Session errors after which the socket cannot be used again.
 CLOSING_ERRORS = (
     (session_service.SessionNotFound, NOT_FOUND),
@@ -59,13 +62,23 @@ CLOSING_ERRORS = (
 )
 
 
-def _authenticate(scope: dict[str, Any], session_id: str) -> tuple[Any, Any] | None:
-    """(customer, api key or None) for the connection, from its key or its ticket."""
+#: ``_authenticate``'s answer for an address that spent its wrong-key allowance.
+THROTTLED = "throttled"
+
+
+def _authenticate(scope: dict[str, Any], session_id: str) -> tuple[Any, Any] | str | None:
+    """(customer, api key or None) for the connection, from its key or its ticket; None when
+    refused, ``THROTTLED`` when the address is throttled."""
     headers = dict(scope.get("headers") or [])
     raw_key = headers.get(API_KEY_HEADER.encode("latin-1"))
     if raw_key:
+        # Wrong keys count against the address as on the HTTP endpoints (accounts.throttling).
+        failures = FailureThrottle(API_KEY_FAILURES, scope_ident(scope))
+        if failures.blocked():
+            return THROTTLED
         api_key = find_api_key(raw_key.decode("latin-1"))
         if api_key is None:
+            failures.record_failure()
             return None
         api_key.touch()
         return api_key.customer, api_key
@@ -90,8 +103,8 @@ class PopSessionConsumer(AsyncJsonWebsocketConsumer):
         self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
         caller = await sync_to_async(_authenticate)(self.scope, self.session_id)
         await self.accept()
-        if caller is None:
-            await self.close(code=UNAUTHENTICATED)
+        if caller is None or caller == THROTTLED:
+            await self.close(code=UNAUTHENTICATED if caller is None else TOO_MANY_FAILURES)
             return
         self.customer, self.api_key = caller
         refusal = await sync_to_async(_session_check)(self.customer, self.session_id)
