@@ -368,3 +368,22 @@ def test_a_task_delivered_again_finds_its_image_until_the_request_discards_it():
     payloads.discard([key])
     with pytest.raises(payloads.PayloadMissing):
         image_bytes({"image_ref": key})
+
+
+def test_broker_reachable_names_the_error_of_a_broker_that_is_down(settings):
+    from inference.runtime.broker import broker_reachable
+
+    server, url = start_redis()
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = url
+    try:
+        assert broker_reachable(timeout=2.0) == (True, None)
+    finally:
+        server.stop()
+    started = time.monotonic()
+
+    ok, error = broker_reachable(timeout=2.0)
+
+    assert time.monotonic() - started < 5
+    assert ok is False
+    assert "Connection refused" in error or "111" in error, error
