@@ -1,7 +1,8 @@
 """The Celery application: configured from Django settings (``CELERY_`` keys).
 
 With ``REDIS_URL`` unset the settings make every task run eagerly in the calling process, so
-``make run`` needs no broker; with it set, tasks travel through Redis to ``make worker``.
+``make run`` needs no broker; with it set, tasks travel to ``make worker`` through Redis, or
+through the broker ``CELERY_BROKER_URL`` names (RabbitMQ in production), results through Redis.
 """
 
 import os
