@@ -392,6 +392,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.declare_security_schemes",
         "config.openapi.describe_products",
+        # Every product operation can be a 429 after a flood of wrong keys.
+        "accounts.openapi.declare_key_failure_throttling",
     ],
     # Swagger UI keeps an x-api-key or JWT typed into "Authorize" across reloads.
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},

@@ -16,7 +16,8 @@ from rest_framework.settings import api_settings
 from accounts.models import ApiKey, Customer
 from config.routing import websocket_urlpatterns
 
-pytestmark = pytest.mark.django_db
+# Every answer here, 429s included, must be one the published schema documents.
+pytestmark = [pytest.mark.django_db, pytest.mark.schema_checked]
 
 N = 5
 RATES = {
@@ -45,6 +46,10 @@ def raw_key():
 
 def get(client, path, key=None, ip="10.1.1.1"):
     headers = {"x-api-key": key} if key is not None else {}
+    if path == "/vhs/v3/report":
+        return client.post(
+            path, {}, content_type="application/json", headers=headers, REMOTE_ADDR=ip
+        )
     return client.get(path, headers=headers, REMOTE_ADDR=ip)
 
 
@@ -59,7 +64,7 @@ def assert_throttled(response, body):
     [
         ("/vhs/v3/health", 403),
         ("/vhs/v3/measurements?uuid=p1", 403),
-        ("/vhs/v3/no-such-endpoint", 404),
+        ("/vhs/v3/report", 403),
     ],
 )
 def test_wrong_keys_on_vhs_are_refused_then_throttled_per_ip_in_the_envelope(client, path, refusal):
@@ -68,6 +73,13 @@ def test_wrong_keys_on_vhs_are_refused_then_throttled_per_ip_in_the_envelope(cli
         assert response.status_code == refusal, attempt
 
     assert_throttled(get(client, path, key="mia_guess-next"), {"error": "Rate limit exceeded"})
+
+
+def test_unknown_paths_look_at_no_key_so_they_count_none(client):
+    for attempt in range(2 * N):
+        assert get(client, "/vhs/v3/no-such-endpoint", key=f"mia_{attempt}").status_code == 404
+
+    assert get(client, "/vhs/v3/health", key="mia_first-real-guess").status_code == 403
 
 
 def test_a_throttled_ip_is_refused_before_any_key_is_checked(client, raw_key):
@@ -176,6 +188,17 @@ def test_wrong_keys_on_the_pop_sessions_socket_count_too(client):
     assert socket_close_code("mia_guess-next", "10.2.2.2") == 4401
     # The HTTP endpoints share the count: the address is throttled there too.
     assert get(client, "/vhs/v3/health", key="mia_guess-next").status_code == 429
+
+
+def test_the_schema_documents_the_429_on_every_product_operation(client):
+    schema = client.get("/api/schema/?format=json").json()
+    product_paths = [p for p in schema["paths"] if p.startswith(("/vhs/", "/cxr/", "/leukemia/"))]
+
+    assert product_paths
+    for path in product_paths:
+        for method, operation in schema["paths"][path].items():
+            assert "429" in operation["responses"], (method, path)
+    assert "Retry-After" in schema["paths"]["/vhs/v3/health"]["get"]["responses"]["429"]["headers"]
 
 
 # --- /auth/token/ ------------------------------------------------------------------------

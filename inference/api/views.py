@@ -28,6 +28,9 @@ class ProductView(APIView):
     #: What the endpoint's body may carry (``inference.api.limits``); ``config.body_limit``
     #: refuses a larger body before Django reads it.  None: ``MAX_REQUEST_BODY_BYTES``.
     body_limit: ClassVar[BodyLimit | None] = None
+    #: Whether wrong ``x-api-key`` values sent here count and are throttled (False only where
+    #: no key is ever looked at).
+    guards_api_key: ClassVar[bool] = True
 
     def error_envelope(self) -> ErrorEnvelope:
         if self.envelope is not None:
@@ -40,7 +43,8 @@ class ProductView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Before authentication: an IP that has spent its wrong-key allowance is refused
         # (429) whatever it sends, health included; a wrong key counts (accounts.throttling).
-        guard_api_key(request)
+        if self.guards_api_key:
+            guard_api_key(request)
         super().initial(request, *args, **kwargs)
 
     def get_exception_handler(self) -> Any:
@@ -59,6 +63,7 @@ class UnknownPathView(ProductView):
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes: list = []
+    guards_api_key = False  # no key is looked at: nothing to guess here
 
     async def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         raise NotFound(f"No endpoint at {request.path}")
