@@ -76,7 +76,7 @@ def show_cxr(page) -> None:
 
 def show_vhs(page) -> None:
     page.click("#generate")
-    page.wait_for_function("document.querySelectorAll('#thumbs img').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#thumbs img').length === 1")
     page.fill("#uuid", "axe-dog-1")  # stored: the history chart is shown too
     page.click("#measure")
     page.wait_for_selector("#result:not([hidden])", timeout=RESULT_TIMEOUT_MS)

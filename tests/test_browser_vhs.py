@@ -40,7 +40,9 @@ def generate(page, count: int, vhs: str = "11.2", vlas: str = "2.0", seed: str =
     page.fill("#sample-count", str(count))
     page.fill("#sample-seed", seed)
     page.click("#generate")
-    page.wait_for_function(f"document.querySelectorAll('#thumbs img').length === {count}")
+    # A function, not an expression: Playwright evaluates expressions with eval, which the
+    # pages' Content-Security-Policy refuses.
+    page.wait_for_function(f"() => document.querySelectorAll('#thumbs img').length === {count}")
 
 
 def test_the_page_measures_a_phantom_as_the_api_does_drags_saves_and_prints(staff_page, tmp_path):
@@ -69,7 +71,7 @@ def test_the_page_measures_a_phantom_as_the_api_does_drags_saves_and_prints(staf
     assert live > answer["vhs"]
     assert "corrected · AI" in page.inner_text("#vhs-ai")
     page.click("#save")
-    page.wait_for_function("document.querySelector('#saved').dataset.correctionId")
+    page.wait_for_function("() => document.querySelector('#saved').dataset.correctionId")
 
     correction = Correction.objects.select_related("measurement__patient").get()
     measurement = correction.measurement
