@@ -4,7 +4,8 @@ A refused username/password counts against the client's IP and against the usern
 either has used up its rate (``AUTH_TOKEN_FAILURE_RATE_IP``, ``AUTH_TOKEN_FAILURE_RATE_USER``)
 the endpoint answers 429 with ``Retry-After`` before the password is checked, so guessing one
 user's password from many addresses, or many users' from one, is bounded.  Successful logins
-never count.  A refused refresh token counts against the IP.
+never count.  Refused logins are counted by ``accounts.login_throttling`` (every login path
+shares the counts); a refused refresh token is counted here, against the IP.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def _failure_throttles(request: Request, with_username: bool) -> list[FailureThr
 
 class _FailureThrottledMixin:
     counts_username = False
+    #: Whether this view counts its own refusals; a login's are counted where every login's
+    #: are (accounts.login_throttling), so they are not counted twice.
+    records_failures = True
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         throttles = _failure_throttles(request, self.counts_username)
@@ -44,7 +48,7 @@ class _FailureThrottledMixin:
         try:
             return super().post(request, *args, **kwargs)  # type: ignore[misc]
         except APIException as exc:  # simplejwt raises its refusals (401)
-            if exc.status_code == 401:
+            if exc.status_code == 401 and self.records_failures:
                 for throttle in throttles:
                     throttle.record_failure()
             raise
@@ -52,6 +56,7 @@ class _FailureThrottledMixin:
 
 class ThrottledTokenObtainPairView(_FailureThrottledMixin, TokenObtainPairView):
     counts_username = True
+    records_failures = False
 
 
 class ThrottledTokenRefreshView(_FailureThrottledMixin, TokenRefreshView):

@@ -178,6 +178,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's ModelBackend, refusing addresses and usernames with too many failed logins first
+# (every login path: /login/, /admin/login/, /auth/token/; accounts.login_throttling).
+AUTHENTICATION_BACKENDS = ["accounts.login_throttling.ThrottledModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

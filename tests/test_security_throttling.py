@@ -265,3 +265,49 @@ def test_refused_refresh_tokens_are_throttled_per_ip(client):
         REMOTE_ADDR="10.1.1.1",
     )
     assert response.status_code == 429
+
+
+# --- the staff login pages share the counts (accounts.login_throttling) ---------------------
+
+
+@pytest.fixture
+def staffer(django_user_model):
+    return django_user_model.objects.create_user(
+        "staffer", password="correct horse battery", is_staff=True
+    )
+
+
+def page_login(client, path, username, password, ip="10.1.1.1"):
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+@pytest.mark.parametrize("path", ["/login/", "/admin/login/"])
+def test_refused_page_logins_block_the_address(client, staffer, path):
+    for attempt in range(N):
+        assert page_login(client, path, f"guess-{attempt}", "wrong").status_code == 200
+
+    refused = page_login(client, path, "staffer", "correct horse battery")
+
+    assert refused.status_code == 200  # the form again: the right password is not checked
+    assert "_auth_user_id" not in client.session
+    elsewhere = page_login(client, path, "staffer", "correct horse battery", ip="10.2.2.2")
+    assert elsewhere.status_code == 302
+
+
+def test_a_username_guessed_on_the_admin_login_is_blocked_on_every_login(client, staffer):
+    for attempt in range(N):
+        page_login(client, "/admin/login/", "staffer", "wrong", ip=f"10.5.5.{attempt}")
+
+    assert (
+        page_login(client, "/login/", "staffer", "correct horse battery", "10.6.6.6").status_code
+        == 200
+    )
+    assert "_auth_user_id" not in client.session
+    assert login(client, "staffer", "correct horse battery", ip="10.6.6.7").status_code == 429
+
+
+def test_a_refused_token_login_counts_once(client, radiologist):
+    for _ in range(N - 1):
+        assert login(client, "radiologist", "wrong").status_code == 401
+
+    assert login(client, "radiologist", "correct horse battery").status_code == 200
