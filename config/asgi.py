@@ -14,11 +14,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from config.body_limit import BodySizeLimitMiddleware  # noqa: E402
+from config.daphne_requests import leave_form_bodies_to_django  # noqa: E402
 from config.routing import http_router, websocket_urlpatterns  # noqa: E402
 from config.startup import require_secret_key  # noqa: E402
 from inference.runtime.memory import return_large_blocks_to_the_system  # noqa: E402
 
 require_secret_key()
+# Malformed form bodies reach Django's parsers (and the product's envelope), not Twisted's.
+leave_form_bodies_to_django()
 # Freed image-sized blocks go back to the system instead of staying in glibc's heaps.
 return_large_blocks_to_the_system()
 

@@ -69,10 +69,24 @@ AUTH_FAILED = OpenApiResponse(
 AUTH_INVALID = OpenApiResponse(
     {
         "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        # Each field's messages; an unreadable body (malformed JSON or form) is DRF's
+        # {"detail": message} instead.
+        "additionalProperties": {
+            "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
+        },
         "example": {"username": ["This field is required."]},
     },
-    description="Missing or invalid fields: each field's messages.",
+    description="Missing or invalid fields: each field's messages; or a body that cannot be "
+    "read (`detail`).",
+)
+AUTH_THROTTLED = OpenApiResponse(
+    inline_serializer("AuthThrottled", {"detail": serializers.CharField()}),
+    description="Too many refused attempts from this address or for this username; "
+    "retry after `Retry-After` seconds.",
+)
+AUTH_UNSUPPORTED = OpenApiResponse(
+    inline_serializer("AuthUnsupportedMediaType", {"detail": serializers.CharField()}),
+    description="A body that is not JSON, multipart/form-data or form-urlencoded.",
 )
 
 
@@ -87,6 +101,8 @@ def _documented_token_view(view: type, operation_id: str, summary: str) -> type:
                 200: view.serializer_class or view().get_serializer_class(),
                 400: AUTH_INVALID,
                 401: AUTH_FAILED,
+                415: AUTH_UNSUPPORTED,
+                429: AUTH_THROTTLED,
             },
             tags=["auth"],
         )
@@ -98,17 +114,20 @@ def _documented_token_view(view: type, operation_id: str, summary: str) -> type:
 
 class TokenObtainPairViewSchema(OpenApiViewExtension):
     target_class = "rest_framework_simplejwt.views.TokenObtainPairView"
+    # The platform serves it through a subclass that throttles failures (accounts.token_views).
+    match_subclasses = True
 
     def view_replacement(self) -> type:
-        return _documented_token_view(self.target_class, "auth_token", "Obtain a JWT pair")
+        return _documented_token_view(self.target, "auth_token", "Obtain a JWT pair")
 
 
 class TokenRefreshViewSchema(OpenApiViewExtension):
     target_class = "rest_framework_simplejwt.views.TokenRefreshView"
+    match_subclasses = True
 
     def view_replacement(self) -> type:
         return _documented_token_view(
-            self.target_class, "auth_token_refresh", "Refresh a JWT access token"
+            self.target, "auth_token_refresh", "Refresh a JWT access token"
         )
 
 

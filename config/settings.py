@@ -365,7 +365,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "inference.api.parsers.JSONBodyParser",
-        "rest_framework.parsers.MultiPartParser",
+        "inference.api.parsers.MultiPartBodyParser",
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [],

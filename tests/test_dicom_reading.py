@@ -103,7 +103,8 @@ REJECTED: dict[str, str] = {
     "reportsi.dcm": _NO_PIXELS,
     "reportsi_with_empty_number_tags.dcm": _NO_PIXELS,
     "rtplan.dcm": _NO_PIXELS,
-    "rtplan_truncated.dcm": _NO_PIXELS,
+    "rtplan_truncated.dcm": "corrupted DICOM file: element (300A,00B0) declares 976 bytes, "
+    "the file holds 711",
     "test-SR.dcm": _NO_PIXELS,
     "waveform_ecg.dcm": _NO_PIXELS,
 }

@@ -19,6 +19,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from billing.idempotency import IdempotencyError, StillProcessing
+from inference.api.parsers import MalformedUpload
 from inference.imaging.decoding import ImageRejected
 from inference.runtime.errors import (
     InferenceError,
@@ -123,6 +124,8 @@ def classify(exc: BaseException) -> ApiError:
         return ApiError(404, "NOT_FOUND", first_message(exc.detail))
     if isinstance(exc, drf.MethodNotAllowed):
         return ApiError(405, "METHOD_NOT_ALLOWED", first_message(exc.detail))
+    if isinstance(exc, MalformedUpload):
+        return ApiError(400, "MALFORMED_UPLOAD", "Malformed multipart/form-data body")
     if isinstance(exc, drf.ParseError | SuspiciousOperation):
         return ApiError(400, "MALFORMED_BODY", "Malformed request body")
     if isinstance(exc, drf.APIException):

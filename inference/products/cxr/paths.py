@@ -48,6 +48,12 @@ def confine(raw: str, roots: list[Path], field: str) -> Path:
         raise PathRefused(f"Invalid path {field}: {raw} ({exc.__class__.__name__})") from exc
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         raise PathRefused(f"Invalid path {field}: {raw} (outside the allowed folders)")
+    try:
+        resolved.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # not there (yet): the caller says what that means for it
+    except OSError as exc:  # a name too long for the file system, say: no path to use
+        raise PathRefused(f"Invalid path {field}: {raw[:200]} ({exc.strerror})") from exc
     return resolved
 
 

@@ -16,14 +16,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import BareOrBearerJWTAuthentication, jwt_customer
 from accounts.models import Customer
-from inference.api.parsers import JSONBodyParser
+from inference.api.parsers import JSONBodyParser, MultiPartBodyParser
 from inference.api.views import ProductView
 from inference.imaging.decoding import NoImage
 from inference.products.cxr import envelope, serializers, service
@@ -88,7 +87,7 @@ class SingleInferenceView(CxrView):
 
 
 class UploadView(CxrView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [MultiPartBodyParser]
 
     @extend_schema(
         summary="Analyse an uploaded DICOM file (an addition to seed 001)",

@@ -11,13 +11,12 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from inference.api.images import CheckedImage, acheck_base64, acheck_bytes
 from inference.api.limits import Base64Images, UploadedImages
-from inference.api.parsers import JSONBodyParser
+from inference.api.parsers import JSONBodyParser, MultiPartBodyParser
 from inference.api.views import ProductView
 from inference.imaging.decoding import ImageTooLarge, NoImage
 from inference.products.leukemia import envelope, serializers, service
@@ -96,7 +95,7 @@ class PredictBase64View(LeukemiaView):
 
 
 class PredictUploadView(LeukemiaView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [MultiPartBodyParser]
     body_limit = UploadedImages(1)
 
     @extend_schema(

@@ -18,6 +18,8 @@ from inference.products.vhs.serializers import (
 )
 
 MAX_CORRECTED_BY = 128
+#: The largest id a stored row can have (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
 LANDMARKS_MESSAGE = (
     "landmarks must be the seven points, each {x, y, class} once, x and y between 0 and 1: "
     + ", ".join(LANDMARKS)
@@ -27,12 +29,15 @@ LANDMARKS_MESSAGE = (
 def measurement_id_field() -> serializers.IntegerField:
     """The stored measurement a request names (corrections, reports), with clear messages."""
     return serializers.IntegerField(
+        # Ids are PostgreSQL bigints: a larger number names no measurement and is no id.
         min_value=1,
+        max_value=MAX_ID,
         error_messages={
             "required": "Missing required field: measurement_id",
             "invalid": "measurement_id must be an integer",
             "null": "measurement_id must be an integer",
             "min_value": "measurement_id must be an integer",
+            "max_value": "measurement_id must be an integer",
         },
         help_text="The `measurement_id` a predict (with a uuid) answered.",
     )

@@ -110,7 +110,7 @@ class TicketView(VhsView):
         request=shapes.TicketRequestSerializer,
         responses={
             200: shapes.TicketResponseSerializer,
-            **_session_errors(400, 403, 404, 409, 500),
+            **_session_errors(400, 403, 404, 409, 415, 500),
         },
         tags=["vhs"],
         operation_id="vhs_pop_session_ticket",
