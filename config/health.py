@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import (
@@ -33,6 +34,7 @@ from inference.runtime.cluster import (
     EAGER_WORKER_NAME,
     worker_model_statuses,
 )
+from inference.runtime.dispatch import round_trip
 
 DEEP_PING_TIMEOUT_SECONDS = 5.0
 
@@ -98,7 +100,12 @@ def check_task_round_trip() -> dict[str, Any]:
     """Send a task through the inference queue and wait for its answer (``?deep=1``)."""
     started = time.perf_counter()
     try:
-        result = tasks.ping.delay(time.time()).get(timeout=DEEP_PING_TIMEOUT_SECONDS)
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            result = tasks.ping.apply(args=(time.time(),)).get()
+        else:
+            result = async_to_sync(round_trip)(
+                tasks.ping, time.time(), timeout=DEEP_PING_TIMEOUT_SECONDS
+            )
     except Exception as exc:
         return {"ok": False, "error": _error(exc)}
     return {"ok": True, "round_trip_ms": _elapsed_ms(started), "worker": result}

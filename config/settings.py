@@ -255,7 +255,13 @@ CELERY_INFERENCE_QUEUE = "inference"
 CELERY_BROKER_URL = (
     (env.str("CELERY_BROKER_URL", default="") or REDIS_URL) if REDIS_URL else "memory://"
 )
-CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+# Results are awaited by inference.runtime.dispatch, never by Celery's own result consumer
+# (inference.runtime.results says why).
+CELERY_RESULT_BACKEND = (
+    f"inference.runtime.results:ResultsOnlyRedisBackend+{REDIS_URL}"
+    if REDIS_URL
+    else "cache+memory://"
+)
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"

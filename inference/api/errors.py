@@ -22,12 +22,14 @@ from billing.idempotency import IdempotencyError, StillProcessing
 from inference.api.parsers import MalformedUpload
 from inference.imaging.decoding import ImageRejected
 from inference.runtime.errors import (
+    BackendUnavailable,
     InferenceError,
     InferenceTimeout,
     InvalidInput,
     ModelsNotLoaded,
     NoWorker,
     Overloaded,
+    is_outage,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 BUSY_RETRY_S = 5
 #: Seconds a client is told to wait when no worker consumes the inference queue.
 NO_WORKER_RETRY_S = 10
+#: Seconds a client is told to wait when Redis (broker, result store, cache) is unreachable.
+OUTAGE_RETRY_S = 10
 
 _IMAGE_CODES = {
     "missing": (400, "NO_IMAGE_PROVIDED"),
@@ -83,6 +87,17 @@ def classify(exc: BaseException) -> ApiError:
             f"No inference worker is available; retry in {NO_WORKER_RETRY_S} s",
             {"Retry-After": str(NO_WORKER_RETRY_S)},
             NO_WORKER_RETRY_S,
+        )
+    if is_outage(exc):
+        # Not a defect: a dependency is down.  Logged (one line, no traceback) for operators.
+        cause = exc.__cause__ or exc
+        logger.warning("backend unavailable: %s: %s", type(cause).__name__, str(cause)[:200])
+        return ApiError(
+            503,
+            BackendUnavailable.code,
+            f"The inference service is unavailable; retry in {OUTAGE_RETRY_S} s",
+            {"Retry-After": str(OUTAGE_RETRY_S)},
+            OUTAGE_RETRY_S,
         )
     if isinstance(exc, ModelsNotLoaded):
         return ApiError(503, "MODELS_NOT_LOADED", "Models not loaded")

@@ -13,8 +13,11 @@ from django.conf import settings
 
 from inference import tasks
 from inference.runtime import payloads
-from inference.runtime.dispatch import run_task
+from inference.runtime.dispatch import in_thread, run_task
 from inference.runtime.errors import InferenceError
+
+#: How long a request's end waits to drop its unread payloads (they expire on their own).
+DISCARD_WAIT_S = 2.0
 
 
 async def run_items(product: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -27,13 +30,12 @@ async def run_items(product: str, items: list[dict[str, Any]]) -> list[dict[str,
     """
     timeout = float(settings.REQUEST_TIMEOUT_SECONDS)
     deadline = time.time() + timeout
-    sent, keys = await sync_to_async(_stored, thread_sensitive=False)(items, timeout)
-    running = [
-        asyncio.ensure_future(run_task(tasks.predict, product, item, deadline)) for item in sent
-    ]
+    give_up = time.monotonic() + timeout
+    sent, keys = await in_thread(_stored, items, timeout, deadline=give_up)
+    running = [asyncio.ensure_future(_run(product, item, deadline)) for item in sent]
     try:
         outcomes = await asyncio.gather(*running)
-        return list(await sync_to_async(_restored, thread_sensitive=False)(outcomes))
+        return list(await in_thread(_restored, outcomes, deadline=give_up))
     except BaseException:
         # The request failed on one item; the others' results, when they come, go unread.
         for future in running:
@@ -41,7 +43,20 @@ async def run_items(product: str, items: list[dict[str, Any]]) -> list[dict[str,
         raise
     finally:
         if keys:
-            await sync_to_async(payloads.discard, thread_sensitive=False)(keys)
+            await _discard(keys)
+
+
+def _run(product: str, item: dict[str, Any], deadline: float) -> Any:
+    """One item's task; the worker drops it past ``deadline``, the web tier stops waiting."""
+    return run_task(tasks.predict, product, item, deadline, timeout=deadline - time.time())
+
+
+async def _discard(keys: list[str]) -> None:
+    """Drop a request's payloads, waiting briefly: with Redis down they expire on their own."""
+    try:
+        await in_thread(payloads.discard, keys, deadline=time.monotonic() + DISCARD_WAIT_S)
+    except InferenceError:
+        pass
 
 
 @dataclass(frozen=True)
@@ -65,9 +80,9 @@ async def each_result(
     """
     timeout = float(settings.REQUEST_TIMEOUT_SECONDS)
     deadline = time.time() + timeout
-    sent, keys = await sync_to_async(_stored, thread_sensitive=False)(items, timeout)
+    sent, keys = await in_thread(_stored, items, timeout, deadline=time.monotonic() + timeout)
     running = {
-        asyncio.ensure_future(run_task(tasks.predict, product, item, deadline)): index
+        asyncio.ensure_future(_run(product, item, deadline)): index
         for index, item in enumerate(sent)
     }
     pending = set(running)
@@ -92,7 +107,7 @@ async def each_result(
             future.cancel()
             future.add_done_callback(_discard_unread)
         if keys:
-            await asyncio.shield(sync_to_async(payloads.discard, thread_sensitive=False)(keys))
+            await asyncio.shield(_discard(keys))
 
 
 def _stored(items: list[dict[str, Any]], ttl_s: float) -> tuple[list[dict[str, Any]], list[str]]:

@@ -13,8 +13,12 @@ from django.conf import settings
 
 from config.celery import app as celery_app
 from inference.runtime import registry
+from inference.runtime.broker import broker_reachable
+from inference.runtime.errors import OUTAGE_ERRORS
 
 CONTROL_TIMEOUT_SECONDS = 1.0
+#: How long the broker may take to accept a connection before it counts as unreachable.
+BROKER_CHECK_SECONDS = 1.0
 EAGER_WORKER_NAME = "web-process (eager)"
 
 
@@ -42,3 +46,19 @@ def product_status(product: str, limit: int | None = None) -> dict[str, Any] | N
     statuses = [s[product] for s in worker_model_statuses(limit).values() if product in s]
     loaded = [status for status in statuses if status.get("loaded")]
     return (loaded or statuses or [None])[0]
+
+
+def reachable_product_status(product: str, limit: int | None = None) -> dict[str, Any] | None:
+    """``product_status``, or a not-loaded status naming the broker when it cannot be reached.
+
+    A broadcast to a broker that is down waits out kombu's connection retries (seconds to
+    minutes); a one-shot connection first answers a product health check within about a
+    second, and says why nothing is loaded instead of raising.
+    """
+    reachable, error = broker_reachable(BROKER_CHECK_SECONDS)
+    if reachable:
+        try:
+            return product_status(product, limit)
+        except OUTAGE_ERRORS as exc:
+            error = type(exc).__name__
+    return {"loaded": False, "reason": f"the broker cannot be reached ({error})"}

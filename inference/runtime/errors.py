@@ -6,6 +6,18 @@ these codes, and ``inference.runtime.dispatch`` raises the matching exception in
 
 from __future__ import annotations
 
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+#: What the Redis client and kombu raise when Redis (broker, result or payload store, cache,
+#: channel layer) cannot be reached or stops answering.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    BrokerError,
+)
+
 
 class InferenceError(Exception):
     """Base class; ``code`` is stable and travels in task outcomes.
@@ -66,10 +78,23 @@ class NoWorker(InferenceError):
     code = "NO_WORKER"
 
 
+class BackendUnavailable(InferenceError):
+    """Redis (broker, result store or payload store) cannot be reached: the request can be
+    neither sent to a worker nor answered by one, so it fails at once instead of waiting."""
+
+    code = "BACKEND_UNAVAILABLE"
+
+
 class InferenceFailed(InferenceError):
     """Inference failed on the worker for an unexpected reason (details in the worker log)."""
 
     code = "INFERENCE_FAILED"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says Redis or the broker is unreachable (the platform's fault, a 503),
+    rather than a defect (a 500)."""
+    return isinstance(exc, (BackendUnavailable, *OUTAGE_ERRORS))
 
 
 def from_outcome(code: str, message: str) -> InferenceError:

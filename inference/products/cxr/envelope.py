@@ -30,6 +30,8 @@ class CxrEnvelope(ErrorEnvelope):
         "MODELS_NOT_LOADED": "Chest X-ray models are not loaded on any worker; retry later",
         "INFERENCE_TIMEOUT": "Single Inference timed out: no worker answered in time; retry",
         "NO_WORKER": "Single Inference unavailable: no inference worker is running; retry later",
+        "BACKEND_UNAVAILABLE": "Single Inference unavailable: the inference service cannot be "
+        "reached; retry later",
         "MALFORMED_BODY": "Request body is not valid JSON",
         "IMAGE_UNUSABLE": "Invalid DICOM image, unable to read its pixels",
     }

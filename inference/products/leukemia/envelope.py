@@ -63,6 +63,8 @@ class LeukemiaEnvelope(ErrorEnvelope):
         "IMAGE_TOO_MANY_PIXELS": "PAYLOAD_TOO_LARGE",
         # The seed's codes have none for it; its nearest is the models not being up.
         "NO_WORKER": "MODELS_NOT_LOADED",
+        # The seed's 503 is "models not loaded or system unavailable".
+        "BACKEND_UNAVAILABLE": "MODELS_NOT_LOADED",
         "IMAGE_UNUSABLE": "INVALID_IMAGE_FORMAT",
         "MALFORMED_BODY": "INVALID_REQUEST",
         "MALFORMED_UPLOAD": "INVALID_REQUEST",

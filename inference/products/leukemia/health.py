@@ -13,7 +13,7 @@ from django.conf import settings
 
 from inference.products.leukemia.envelope import API_VERSION, SERVICE_NAME, now_iso
 from inference.products.leukemia.labels import CLASSES, CONFIDENCE_LEVELS, DESCRIPTIONS
-from inference.runtime.cluster import product_status
+from inference.runtime.cluster import reachable_product_status
 from inference.runtime.manifest import ManifestError, read_manifest
 
 PRODUCT = "leukemia"
@@ -31,7 +31,7 @@ def _files_from_manifest() -> tuple[str | None, dict[str, Any]]:
 
 
 def health_document() -> dict[str, Any]:
-    status = product_status(PRODUCT)
+    status = reachable_product_status(PRODUCT)
     if status and status.get("files"):
         model_version, files, device = status["model_version"], status["files"], status["device"]
     else:
@@ -79,7 +79,7 @@ def health_document() -> dict[str, Any]:
 
 
 def api_information() -> dict[str, Any]:
-    status = product_status(PRODUCT) or {}
+    status = reachable_product_status(PRODUCT) or {}
     return {
         "service": SERVICE_NAME,
         "api_version": API_VERSION,

@@ -23,6 +23,7 @@ class VhsEnvelope(ErrorEnvelope):
         "FORBIDDEN": INVALID_API_KEY,
         "MODELS_NOT_LOADED": "Models not loaded",
         "NO_WORKER": "No inference worker available; retry shortly",
+        "BACKEND_UNAVAILABLE": "Service unavailable; retry shortly",
         "IMAGE_UNUSABLE": "Invalid image: not a usable JPEG or PNG",
         "INFERENCE_TIMEOUT": "Prediction timed out",
         "RATE_LIMIT_EXCEEDED": "Rate limit exceeded",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from inference.products.vhs.apps import VhsConfig
-from inference.runtime.cluster import product_status
+from inference.runtime.cluster import reachable_product_status
 
 ENSEMBLE_GROUP = "landmarks"
 #: The picture-of-picture groups (screen-photo detector, corner model), once declared.
@@ -23,8 +23,23 @@ def _loaded_files(group: dict[str, Any] | None) -> int:
     return sum(1 for described in group.get("files", {}).values() if described.get("loaded"))
 
 
+def outage_document() -> dict[str, Any]:
+    """What ``/v3/health`` answers when Redis cannot be reached at all (not even to check the
+    caller's key allowance): degraded, nothing loaded, still a 200, naming nothing."""
+    return {
+        "status": "degraded",
+        "models_loaded": 0,
+        "pop_models_loaded": 0,
+        "pop_pipeline_enabled": False,
+        "model_version": None,
+    }
+
+
 def health_document() -> dict[str, Any]:
-    status = product_status(VhsConfig.product) or {}
+    """Always answered with HTTP 200: ``status`` says healthy or degraded (the seed documents
+    only the 200 document), the same whether models failed to load, no worker answers or the
+    broker is unreachable, so a monitor reads one field."""
+    status = reachable_product_status(VhsConfig.product) or {}
     groups = status.get("groups", {})
     pop_loaded = [bool(groups.get(name, {}).get("loaded")) for name in POP_GROUPS]
     return {

@@ -28,6 +28,7 @@ from inference.api.limits import Base64Images
 from inference.api.parsers import JSONBodyParser
 from inference.api.views import ProductView
 from inference.products.vhs import health, responses, serializers, service
+from inference.runtime.errors import is_outage
 
 
 class VhsView(ProductView):
@@ -47,6 +48,13 @@ class HealthView(VhsView):
     )
     async def get(self, request: Request) -> Response:
         return Response(await sync_to_async(health.health_document, thread_sensitive=False)())
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Redis down: the answer is the seed's document, "degraded" with HTTP 200 as in any
+        # other outage, not the 503 a prediction gets (docs/reliability.md).
+        if is_outage(exc):
+            return Response(health.outage_document())
+        return super().handle_exception(exc)
 
 
 class PredictView(VhsView):
