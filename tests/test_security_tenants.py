@@ -3,9 +3,11 @@ endpoint that takes one.  Each answers a 404 (or an empty history) in the VHS en
 nothing of the first customer's is returned, changed or billed; each case also runs with the
 owner's key, so a refusal cannot come from a malformed request.
 
-Endpoints holding no per-customer data (leukemia, health, corners/rectify/preprocess) have no
-ids to try; the chest X-ray API stores its studies' records per customer but serves none back
-(only admin, staff-only: test_security_access).  Usage is shown only in admin too.
+The chest X-ray API's ids are server-side paths: with ``{customer}`` in ``CXR_INPUT_ROOTS``
+and ``CXR_OUTPUT_ROOTS`` a customer's user can name neither another customer's study nor its
+output folder (400, the seed's invalid-path message).  Its study records are served back only
+in admin, as usage is (staff-only: test_security_access).  Endpoints holding no per-customer
+data (leukemia, health, corners/rectify/preprocess) have no ids to try.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
 
-from accounts.models import ApiKey, Customer
+from accounts.models import ApiKey, Customer, Membership
 from billing.idempotency import fingerprint
 from billing.models import IdempotentRequest, UsageEvent
 from config.routing import websocket_urlpatterns
+from inference.phantoms.cxr import draw_study, save_dicom
 from inference.phantoms.vhs import draw_radiograph
 from inference.products.vhs.models import Correction, Measurement, PopSession
 
@@ -207,3 +211,57 @@ def test_a_ticket_for_ones_own_session_opens_no_other(client, world):
     code = close_code(f"/ws/vhs/v3/pop-session/{world.session_id}?ticket={ticket}", [])
 
     assert code == UNAUTHENTICATED
+
+
+# --- chest X-ray studies: server-side paths inside each customer's own roots ------------------
+
+
+@pytest.fixture
+def cxr_roots(settings, tmp_path):
+    settings.CXR_INPUT_ROOTS = f"{tmp_path}/{{customer}}/input"
+    settings.CXR_OUTPUT_ROOTS = f"{tmp_path}/{{customer}}/output"
+    return tmp_path
+
+
+def jwt_for(client, customer: Customer, username: str) -> str:
+    user = get_user_model().objects.create_user(username, password="pw-of-" + username)
+    Membership.objects.create(user=user, customer=customer)
+    response = client.post(
+        "/auth/token/", {"username": username, "password": "pw-of-" + username}, "application/json"
+    )
+    return response.json()["access"]
+
+
+def cxr(client, token, **body):
+    return client.post(
+        "/cxr/single_inference", {"save_to_disk": False, **body},
+        content_type="application/json", headers={"Authorization": token},
+    )  # fmt: skip
+
+
+def test_another_customers_study_and_output_folder_cannot_be_named(client, world, cxr_roots):
+    study = cxr_roots / str(world.owner.pk) / "input" / "patient001.dcm"
+    study.parent.mkdir(parents=True)
+    save_dicom(draw_study(seed=5, findings=["Cardiomegaly"]), study)
+    owner_output = cxr_roots / str(world.owner.pk) / "output"
+    theirs, mine = jwt_for(client, world.other, "intruder"), jwt_for(client, world.owner, "own")
+
+    read = cxr(client, theirs, input_image_path=str(study))
+    own_study = cxr_roots / str(world.other.pk) / "input" / "mine.dcm"
+    own_study.parent.mkdir(parents=True)
+    own_study.write_bytes(study.read_bytes())
+    write = cxr(
+        client, theirs, input_image_path=str(own_study),
+        save_to_disk=True, output_folder_path=str(owner_output),
+    )  # fmt: skip
+
+    for response, field in ((read, "input_image_path"), (write, "output_folder_path")):
+        assert response.status_code == 400
+        body = response.json()
+        assert (body["Result"], body["Data"]) == ("Failure", None)
+        assert body["Message"].startswith(f"Invalid path {field}:")
+        assert "outside the allowed folders" in body["Message"]
+    assert not owner_output.exists()
+    answer = cxr(client, mine, input_image_path=str(study))
+    assert answer.status_code == 200
+    assert answer.json()["Data"]["metadata"]["patient_id"]

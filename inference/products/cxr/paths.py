@@ -2,7 +2,8 @@
 
 The seed's clients name server-side paths (``input_image_path``, ``output_folder_path``), so
 every path is resolved, symlinks followed, and must lie inside one of the roots the
-deployment allows (``CXR_INPUT_ROOTS``, ``CXR_OUTPUT_ROOTS``: ``:``-separated).  A relative
+deployment allows (``CXR_INPUT_ROOTS``, ``CXR_OUTPUT_ROOTS``: ``:``-separated; ``{customer}``
+in a root is the calling customer's id, so each customer has folders of its own).  A relative
 path, a ``..`` escape or a symlink pointing out of the roots is refused like any invalid path.
 
 A patient id names a folder and files, so it is checked before it is used: letters, digits,
@@ -26,9 +27,25 @@ class PathRefused(Exception):
         self.message = message
 
 
-def roots_from(setting: str) -> list[Path]:
-    """The resolved roots of a ``:``-separated setting (empty entries ignored)."""
-    return [Path(entry).expanduser().resolve() for entry in setting.split(":") if entry.strip()]
+#: In a root, the calling customer's id: ``/srv/cxr/{customer}/input`` gives each customer
+#: folders of its own, so one customer's users cannot name another's studies or outputs.  A
+#: root without it is shared by every customer (one clinic's deployment, as in the seed).
+CUSTOMER_PLACEHOLDER = "{customer}"
+
+
+def roots_from(setting: str, customer_id: int | None = None) -> list[Path]:
+    """The resolved roots of a ``:``-separated setting (empty entries ignored), with
+    ``{customer}`` replaced by ``customer_id``; a root naming it counts only for a customer."""
+    roots = []
+    for entry in setting.split(":"):
+        if not entry.strip():
+            continue
+        if CUSTOMER_PLACEHOLDER in entry:
+            if customer_id is None:
+                continue
+            entry = entry.replace(CUSTOMER_PLACEHOLDER, str(int(customer_id)))
+        roots.append(Path(entry).expanduser().resolve())
+    return roots
 
 
 def confine(raw: str, roots: list[Path], field: str) -> Path:

@@ -112,11 +112,13 @@ def check_derivable(header: DicomHeader) -> None:
         raise _refuse(f"dicom_output needs a valid {', '.join(missing)} in the DICOM header")
 
 
-def prepare(request_data: dict[str, Any]) -> PreparedStudy:
-    """The checked study of a validated ``single_inference`` body (see the module doc)."""
+def prepare(request_data: dict[str, Any], customer_id: int | None = None) -> PreparedStudy:
+    """The checked study of a validated ``single_inference`` body (see the module doc), its
+    paths inside the roots of the calling customer (``paths.CUSTOMER_PLACEHOLDER``)."""
     raw_path = request_data["input_image_path"]
+    input_roots = roots_from(settings.CXR_INPUT_ROOTS, customer_id)
     try:
-        path = confine(raw_path, roots_from(settings.CXR_INPUT_ROOTS), "input_image_path")
+        path = confine(raw_path, input_roots, "input_image_path")
     except PathRefused as exc:
         raise _refuse(exc.message) from exc
     if not path.is_file():
@@ -136,7 +138,8 @@ def prepare(request_data: dict[str, Any]) -> PreparedStudy:
     if request_data["save_to_disk"]:
         raw_output = request_data["output_folder_path"]
         try:
-            root = confine(raw_output, roots_from(settings.CXR_OUTPUT_ROOTS), "output_folder_path")
+            output_roots = roots_from(settings.CXR_OUTPUT_ROOTS, customer_id)
+            root = confine(raw_output, output_roots, "output_folder_path")
         except PathRefused as exc:
             raise _refuse(exc.message) from exc
         output_folder = root / patient_id

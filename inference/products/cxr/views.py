@@ -80,8 +80,10 @@ class SingleInferenceView(CxrView):
     async def post(self, request: Request) -> Response:
         validated = serializers.SingleInferenceRequestSerializer(data=request.data)
         validated.is_valid(raise_exception=True)
+        # The caller's customer first: its paths must lie in its own roots.
+        customer = await sync_to_async(self.customer)(request)
         study = await sync_to_async(service.prepare, thread_sensitive=False)(
-            validated.validated_data
+            validated.validated_data, customer.pk
         )
         return await self.finish(request, study, with_report=False)
 
