@@ -307,6 +307,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS,
         "unacked_restore_interval": CELERY_BROKER_RESTORE_INTERVAL_SECONDS,
         "unacked_restore_throttle": 1,
+        # The sweep's lock outlives a worker killed while holding it: kombu's 300 s would stop
+        # every sweep for that long.  A sweep takes milliseconds, and a restore is a Redis
+        # transaction that a second sweep cannot repeat, so a short lock is safe.
+        "unacked_mutex_expire": 10,
     }
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
     else {}

@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 #: Short enough that a hung request fails the test in about a minute.
 REQUEST_TIMEOUT_S = 45
 #: The Redis broker's redelivery delay in these tests (the shipped default is 60 s).
-VISIBILITY_TIMEOUT_S = 8
+VISIBILITY_TIMEOUT_S = 5
 IN_FLIGHT = 8
 
 
@@ -109,6 +109,24 @@ class Stack:
         self.workers[name] = worker
         return name, worker
 
+    def add_workers(self, count: int) -> None:
+        """Start ``count`` workers at once (each loads every model: seconds apiece)."""
+        with ThreadPoolExecutor(count) as pool:
+            started = list(pool.map(lambda _: self._start_worker(), range(count)))
+        errors = [result for result in started if isinstance(result, Exception)]
+        for result in started:
+            if not isinstance(result, Exception):
+                self.servers.append(result[0])
+                self.workers[result[1]] = result[0]
+        if errors:
+            raise errors[0]
+
+    def _start_worker(self) -> tuple[ServerProcess, str] | Exception:
+        try:
+            return start_celery_worker(self.env, self.redis_url, self.broker_url)
+        except Exception as exc:
+            return exc
+
     def start_daphne(self) -> None:
         daphne, self.base_url = start_daphne(self.env)
         self.servers.append(daphne)
@@ -156,6 +174,21 @@ def wait_for_unacked(redis_url: str, timeout: float = 20.0) -> int:
     finally:
         client.close()
     raise AssertionError("no task reached the worker")
+
+
+def wait_for_empty_queue(redis_url: str, timeout: float = 20.0) -> None:
+    """Wait until the workers have taken every task off the Redis ``inference`` queue."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not sum(client.llen(k) for k in client.scan_iter("inference*")):
+                time.sleep(0.2)  # past the instant of the last hand-over
+                return
+            time.sleep(0.05)
+    finally:
+        client.close()
+    raise AssertionError("the workers never took every task")
 
 
 def wait_for_active(stack: Stack, name: str, timeout: float = 20.0) -> int:
@@ -305,8 +338,7 @@ def two_workers(request: pytest.FixtureRequest, test_database_url: str) -> Itera
     )
     print(f"{request.param} broker up in {time.monotonic() - started:.1f} s")
     try:
-        stack.add_worker()
-        stack.add_worker()
+        stack.add_workers(2)
         stack.start_daphne()
         yield stack
     finally:
@@ -320,6 +352,11 @@ def test_a_sigkilled_workers_tasks_are_answered_by_the_other_worker(two_workers)
 
     futures = predictions_in_flight(two_workers.base_url, key, images)
     held = wait_for_active(two_workers, doomed)
+    if two_workers.broker is None:
+        # Redis hands a task over in two steps (BRPOP, then the unacked record): a worker
+        # killed between them loses that one task for good (docs/platform.md).  Kill it once
+        # every task has been handed over, as a crash at any other moment would find it.
+        wait_for_empty_queue(two_workers.redis_url)
     victim.process.send_signal(signal.SIGKILL)
     killed = time.monotonic()
     answers = [future.result() for future in futures]
@@ -348,7 +385,7 @@ def test_a_task_delivered_again_while_it_runs_is_billed_once(test_database_url):
         _, worker = stack.add_worker()
         stack.start_daphne()
         key = ApiKey.issue(Customer.objects.create(name="Twice clinic"))[1]
-        images = [radiograph_b64(seed) for seed in range(6)]
+        images = [radiograph_b64(seed) for seed in range(4)]
 
         answers = [f.result() for f in predictions_in_flight(stack.base_url, key, images)]
         time.sleep(2.0)  # long enough for a duplicate still running to finish
@@ -356,9 +393,9 @@ def test_a_task_delivered_again_while_it_runs_is_billed_once(test_database_url):
     finally:
         stack.stop()
 
-    assert [a.status for a in answers] == [200] * 6
+    assert [a.status for a in answers] == [200] * 4
     assert len(received) > len(set(received)), "no task was delivered twice"
-    assert UsageEvent.objects.count() == 6
+    assert UsageEvent.objects.count() == 4
     assert billable_events() == sum(a.billable for a in answers)
 
 
