@@ -1,8 +1,14 @@
 """Platform readiness: ``GET /health/``.
 
 Answers 200 when the platform can serve predictions and 503 naming what cannot: the database,
-Redis (when configured), the Celery workers (when distributed) and every product's models.
-Load balancers and operators poll it; it never raises and answers within a few seconds.
+Redis (when configured), the Celery broker, the workers (when distributed) and every
+product's models.  Load balancers and operators poll it; it never raises and answers within
+a few seconds.
+
+Anyone gets ``status``, ``failing`` (check names only) and ``timestamp``; the details (each
+check's measurements and errors, worker names, each worker's model files, the model store's
+path) name hosts and paths, so only staff see them: a staff user's session (the staff home
+page reads this endpoint) or a staff user's JWT (``Authorization: Bearer``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 import redis
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.db import connection
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -26,9 +33,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import BareOrBearerJWTAuthentication
 from inference import tasks
 from inference.api.fields import NamedChoiceField
 from inference.runtime import registry
+from inference.runtime.broker import broker_reachable
 from inference.runtime.cluster import (
     CONTROL_TIMEOUT_SECONDS,
     EAGER_WORKER_NAME,
@@ -37,6 +46,10 @@ from inference.runtime.cluster import (
 from inference.runtime.dispatch import round_trip
 
 DEEP_PING_TIMEOUT_SECONDS = 5.0
+#: How long the broker may take to accept a connection before it counts as down.
+BROKER_TIMEOUT_SECONDS = 1.0
+#: What the public answer keeps of the document.
+PUBLIC_FIELDS = ("status", "failing", "timestamp")
 
 
 def _error(exc: BaseException) -> str:
@@ -76,13 +89,26 @@ def check_redis() -> dict[str, Any]:
     return {"ok": True, "configured": True, "latency_ms": _elapsed_ms(started)}
 
 
-def check_workers(redis_check: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def check_broker() -> dict[str, Any]:
+    """The Celery broker (Redis, or RabbitMQ when ``CELERY_BROKER_URL`` names one)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"ok": True, "configured": False}
+    started = time.perf_counter()
+    reachable, error = broker_reachable(BROKER_TIMEOUT_SECONDS)
+    if not reachable:
+        return {"ok": False, "configured": True, "error": error}
+    return {"ok": True, "configured": True, "latency_ms": _elapsed_ms(started)}
+
+
+def check_workers(
+    redis_check: dict[str, Any], broker_check: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The workers check and what each answering worker says about its models."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "mode": "eager", "answering": [EAGER_WORKER_NAME]}, (
             worker_model_statuses()
         )
-    if not redis_check["ok"]:
+    if not (redis_check["ok"] and broker_check["ok"]):
         # Without a broker a broadcast only waits for its connection to time out.
         return {"ok": False, "mode": "distributed", "error": "broker unreachable"}, {}
     try:
@@ -125,8 +151,12 @@ def product_readiness(worker_statuses: dict[str, dict[str, Any]]) -> dict[str, A
 
 
 def platform_health(deep: bool = False) -> tuple[int, dict[str, Any]]:
-    checks: dict[str, Any] = {"database": check_database(), "redis": check_redis()}
-    checks["workers"], worker_statuses = check_workers(checks["redis"])
+    checks: dict[str, Any] = {
+        "database": check_database(),
+        "redis": check_redis(),
+        "broker": check_broker(),
+    }
+    checks["workers"], worker_statuses = check_workers(checks["redis"], checks["broker"])
     if deep:
         checks["task_round_trip"] = check_task_round_trip()
     products = product_readiness(worker_statuses)
@@ -144,6 +174,29 @@ def platform_health(deep: bool = False) -> tuple[int, dict[str, Any]]:
     return (200 if not failing else 503), body
 
 
+def public_view(body: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may read: ready or not, and which checks fail, by name only."""
+    return {field: body[field] for field in PUBLIC_FIELDS}
+
+
+def is_staff(request: Request) -> bool:
+    """Whether the caller is an active staff user, by session or by JWT; never raises.
+
+    Looked up here rather than by the view's authentication classes, so that no credential
+    can make this endpoint refuse (a stale or foreign token only means no details), and the
+    schema rightly shows it open to all.  With the database down no one can be looked up:
+    everyone gets the public answer, which names ``database``.
+    """
+    try:
+        user = get_user(request._request)  # the session's
+        if not user.is_authenticated:
+            found = BareOrBearerJWTAuthentication().authenticate(request)
+            user = found[0] if found else None
+        return bool(user and user.is_active and user.is_staff)
+    except Exception:
+        return False
+
+
 @extend_schema_serializer(component_name="PlatformCheck")
 class CheckSerializer(serializers.Serializer):
     """One check; besides ``ok`` each says what it measured (latency, mode, vendor, …)."""
@@ -156,6 +209,7 @@ class CheckSerializer(serializers.Serializer):
 class ChecksSerializer(serializers.Serializer):
     database = CheckSerializer()
     redis = CheckSerializer()
+    broker = CheckSerializer(help_text="The Celery broker (Redis, or RabbitMQ).")
     workers = CheckSerializer()
     task_round_trip = CheckSerializer(required=False, help_text="Only with ?deep=1.")
 
@@ -168,27 +222,36 @@ class ProductReadinessSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="PlatformHealth")
 class PlatformHealthSerializer(serializers.Serializer):
-    """``platform_health``'s document, the same for 200 and 503."""
+    """``platform_health``'s document, the same for 200 and 503; ``checks``, ``products``
+    and ``model_store`` only for staff."""
 
     status = NamedChoiceField(component_name="PlatformHealthStatus", choices=["ready", "not_ready"])
     failing = serializers.ListField(
-        child=serializers.CharField(), help_text="Failing checks, and models:<product>."
+        child=serializers.CharField(),
+        help_text="Failing checks by name (database, redis, broker, workers, "
+        "task_round_trip) and models:<product>; no host names or paths.",
     )
-    checks = ChecksSerializer()
-    products = serializers.DictField(child=ProductReadinessSerializer())
-    model_store = serializers.CharField()
+    checks = ChecksSerializer(required=False, help_text="Staff only.")
+    products = serializers.DictField(
+        child=ProductReadinessSerializer(), required=False, help_text="Staff only."
+    )
+    model_store = serializers.CharField(required=False, help_text="Staff only.")
     timestamp = serializers.DateTimeField()
 
 
 class HealthView(APIView):
     """Readiness of the whole platform; see the module docstring."""
 
+    # Never refuses: credentials only decide whether the details are shown (is_staff).
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes: list = []
 
     @extend_schema(
         summary="Platform readiness",
+        description="Public: `status`, `failing` (check names) and `timestamp`. A staff "
+        "user's session or JWT also gets `checks`, `products` and `model_store`, which name "
+        "worker hosts and model paths.",
         parameters=[
             OpenApiParameter(
                 "deep",
@@ -210,4 +273,4 @@ class HealthView(APIView):
     def get(self, request: Request) -> Response:
         deep = request.query_params.get("deep", "").lower() in {"1", "true", "yes"}
         status_code, body = platform_health(deep=deep)
-        return Response(body, status=status_code)
+        return Response(body if is_staff(request) else public_view(body), status=status_code)

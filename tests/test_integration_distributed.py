@@ -5,6 +5,7 @@ import json
 import pytest
 import requests
 
+from tests.health_access import staff_headers
 from tests.servers import platform_env, start_celery_worker, start_daphne, start_redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -13,7 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def test_a_request_travels_through_daphne_and_a_celery_worker_and_back(platform_stack):
     response = requests.get(
         f"{platform_stack.base_url}/health/?deep=1",
-        headers={"X-Request-ID": "trace-42"},
+        headers={"X-Request-ID": "trace-42", **staff_headers()},
         timeout=30,
     )
 
@@ -59,7 +60,7 @@ def test_health_turns_503_when_redis_stops(test_database_url):
     try:
         before = requests.get(f"{base_url}/health/", timeout=30)
         redis_server.stop()
-        after = requests.get(f"{base_url}/health/", timeout=30)
+        after = requests.get(f"{base_url}/health/", timeout=30, headers=staff_headers())
     finally:
         daphne.stop()
         worker.stop(timeout=5)
@@ -68,7 +69,14 @@ def test_health_turns_503_when_redis_stops(test_database_url):
     assert before.status_code == 200, before.text
     assert after.status_code == 503
     body = after.json()
-    assert body["failing"] == ["redis", "workers", "models:cxr", "models:leukemia", "models:vhs"]
+    assert body["failing"] == [
+        "redis",
+        "broker",
+        "workers",
+        "models:cxr",
+        "models:leukemia",
+        "models:vhs",
+    ]
     assert body["checks"]["redis"]["ok"] is False
     assert "ConnectionError" in body["checks"]["redis"]["error"]
     assert body["checks"]["workers"]["error"] == "broker unreachable"

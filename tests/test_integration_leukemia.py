@@ -15,6 +15,7 @@ import redis
 import requests
 
 from inference.phantoms.leukemia import draw_cell
+from tests.health_access import staff_headers
 from tests.servers import REPO_ROOT, platform_env, start_celery_worker, start_daphne
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -60,7 +61,9 @@ def test_a_prediction_runs_on_the_worker_not_in_the_web_process(platform_stack):
     )
     assert response.status_code == 200, response.text
 
-    health = requests.get(f"{platform_stack.base_url}/health/", timeout=30).json()
+    health = requests.get(
+        f"{platform_stack.base_url}/health/", timeout=30, headers=staff_headers()
+    ).json()
     worker_view = health["products"]["leukemia"]["workers"][platform_stack.worker_name]
     assert worker_view["loaded"] is True
     assert worker_view["batching"]["items"] >= 2  # warm-up + at least this request
@@ -108,7 +111,7 @@ def test_64_concurrent_requests_wait_together_without_holding_threads(test_datab
         queued_together = queue.llen("inference")
         worker, worker_name = start_celery_worker(env, CONCURRENCY_REDIS_URL)
         responses = [future.result() for future in pending]
-        health = requests.get(f"{base_url}/health/", timeout=30).json()
+        health = requests.get(f"{base_url}/health/", timeout=30, headers=staff_headers()).json()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         daphne.stop()

@@ -16,6 +16,7 @@ from accounts.models import ApiKey, Customer
 from billing.models import UsageEvent
 from inference.runtime import registry
 from inference.runtime.product import product, products
+from tests.health_access import staff_user
 from tests.tiny_predictor import make_store
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +119,7 @@ def test_its_errors_leave_in_its_own_envelope(client, toy_key):
 
 
 def test_its_models_are_reported_in_platform_health(client, toy):
+    client.force_login(staff_user())  # the details are for staff (issue 20, item 11)
     body = client.get("/health/").json()
 
     toy_status = body["products"]["toy"]

@@ -1,4 +1,6 @@
-// Home: platform health at a glance, from the public GET /health/ (200 ready, 503 not).
+// Home: platform health at a glance, from GET /health/ (200 ready, 503 not); the staff
+// session this page runs in gets the details (checks, workers, models), which the public
+// answer leaves out.
 import { clearError, el, messageOf, showError } from "./api.js";
 
 const status = document.getElementById("health-status");
