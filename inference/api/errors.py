@@ -38,7 +38,8 @@ logger = logging.getLogger(__name__)
 BUSY_RETRY_S = 5
 #: Seconds a client is told to wait when no worker consumes the inference queue.
 NO_WORKER_RETRY_S = 10
-#: Seconds a client is told to wait when Redis (broker, result store, cache) is unreachable.
+#: Seconds a client is told to wait when Redis (broker, result store, cache) or the database
+#: is unreachable.
 OUTAGE_RETRY_S = 10
 
 _IMAGE_CODES = {
@@ -95,7 +96,7 @@ def classify(exc: BaseException) -> ApiError:
         return ApiError(
             503,
             BackendUnavailable.code,
-            f"The inference service is unavailable; retry in {OUTAGE_RETRY_S} s",
+            f"The service is unavailable; retry in {OUTAGE_RETRY_S} s",
             {"Retry-After": str(OUTAGE_RETRY_S)},
             OUTAGE_RETRY_S,
         )

@@ -6,16 +6,21 @@ these codes, and ``inference.runtime.dispatch`` raises the matching exception in
 
 from __future__ import annotations
 
+from django.db.utils import InterfaceError as DatabaseInterfaceError
+from django.db.utils import OperationalError as DatabaseUnreachable
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 #: What the Redis client and kombu raise when Redis (broker, result or payload store, cache,
-#: channel layer) cannot be reached or stops answering.
+#: channel layer) cannot be reached or stops answering, and what Django raises when the
+#: database does (a restart cuts connections: "terminating connection", "connection failed").
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     BrokerError,
+    DatabaseUnreachable,
+    DatabaseInterfaceError,
 )
 
 
@@ -79,8 +84,9 @@ class NoWorker(InferenceError):
 
 
 class BackendUnavailable(InferenceError):
-    """Redis (broker, result store or payload store) cannot be reached: the request can be
-    neither sent to a worker nor answered by one, so it fails at once instead of waiting."""
+    """Redis (broker, result store or payload store) or the database cannot be reached: the
+    request can be neither served nor recorded, so it fails at once (503) instead of waiting
+    or answering a 500."""
 
     code = "BACKEND_UNAVAILABLE"
 
