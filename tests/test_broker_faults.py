@@ -379,7 +379,9 @@ def test_a_task_delivered_again_while_it_runs_is_billed_once(test_database_url):
         "redis",
         CELERY_BROKER_VISIBILITY_TIMEOUT_SECONDS="1",
         CELERY_BROKER_RESTORE_INTERVAL_SECONDS="1",
-        CELERY_WORKER_CONCURRENCY="2",
+        # One thread reserving four: the last ones wait, unacknowledged, well past 1 s.
+        CELERY_WORKER_CONCURRENCY="1",
+        CELERY_WORKER_PREFETCH_MULTIPLIER="4",
     )
     try:
         _, worker = stack.add_worker()
