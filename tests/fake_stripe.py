@@ -18,14 +18,15 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class FakeStripe:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        """``port``: a fixed one, for a test that has Stripe refuse connections there first."""
         self.requests: list[dict] = []
         self.events: dict[str, dict] = {}  # identifier -> meter event
         self.meters: dict[str, str] = {}  # event name -> meter id
         self.fail_next = 0
         self._responses: dict[str, dict] = {}  # idempotency key -> first response
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
