@@ -3,7 +3,7 @@
 Every operation under a product's prefix can answer 429 once the caller's address has sent
 too many wrong ``x-api-key`` values, in the product's error document (the one the operation
 documents for 500) with ``Retry-After``.  A postprocessing hook adds it to each operation
-that does not already document a 429 of its own (leukemia's per-IP rate), so a view
+that does not already document a 429 of its own (a product's own per-IP rate), so a view
 written later is covered without naming it.
 """
 
