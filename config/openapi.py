@@ -90,15 +90,44 @@ AUTH_UNSUPPORTED = OpenApiResponse(
 )
 
 
-def _documented_token_view(view: type, operation_id: str, summary: str) -> type:
-    """``view`` with every status it answers documented (drf-spectacular knows only 200)."""
+# simplejwt's serializers document neither that a blank field is refused nor what the answer
+# holds (access and refresh, never the password), so the schema says it here.
+def not_blank() -> serializers.RegexField:
+    """Text DRF accepts, as the schema says it: not blank, no NUL (``CharField`` refuses both)."""
+    return serializers.RegexField(r"^[^\x00]+$")
+
+
+TOKEN_OBTAIN_REQUEST = inline_serializer(
+    "TokenObtainRequest",
+    {
+        "username": not_blank(),
+        "password": not_blank(),
+    },
+)
+TOKEN_PAIR = inline_serializer(
+    "TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+)
+TOKEN_REFRESH_REQUEST = inline_serializer("TokenRefreshRequest", {"refresh": not_blank()})
+TOKEN_REFRESHED = inline_serializer(
+    "TokenRefreshed",
+    # With rotation on (SIMPLE_JWT), a new refresh token comes with the access token.
+    {"access": serializers.CharField(), "refresh": serializers.CharField(required=False)},
+)
+
+
+def _documented_token_view(
+    view: type, operation_id: str, summary: str, request: Any, answer: Any
+) -> type:
+    """``view`` with its body and every status it answers documented (drf-spectacular knows
+    only 200, and reads simplejwt's serializers as both request and answer)."""
 
     class Documented(view):  # type: ignore[misc, valid-type]
         @extend_schema(
             summary=summary,
             operation_id=operation_id,
+            request=request,
             responses={
-                200: view.serializer_class or view().get_serializer_class(),
+                200: answer,
                 400: AUTH_INVALID,
                 401: AUTH_FAILED,
                 415: AUTH_UNSUPPORTED,
@@ -118,7 +147,9 @@ class TokenObtainPairViewSchema(OpenApiViewExtension):
     match_subclasses = True
 
     def view_replacement(self) -> type:
-        return _documented_token_view(self.target, "auth_token", "Obtain a JWT pair")
+        return _documented_token_view(
+            self.target, "auth_token", "Obtain a JWT pair", TOKEN_OBTAIN_REQUEST, TOKEN_PAIR
+        )
 
 
 class TokenRefreshViewSchema(OpenApiViewExtension):
@@ -127,7 +158,11 @@ class TokenRefreshViewSchema(OpenApiViewExtension):
 
     def view_replacement(self) -> type:
         return _documented_token_view(
-            self.target, "auth_token_refresh", "Refresh a JWT access token"
+            self.target,
+            "auth_token_refresh",
+            "Refresh a JWT access token",
+            TOKEN_REFRESH_REQUEST,
+            TOKEN_REFRESHED,
         )
 
 

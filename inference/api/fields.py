@@ -19,6 +19,7 @@ import unicodedata
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import ProhibitNullCharactersValidator
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
@@ -127,3 +128,36 @@ class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         return {"type": "string", "enum": list(self.target.choices)}
+
+
+#: What ``TextField`` refuses, as a JSON Schema pattern: control characters (``Cc``).
+_NO_CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
+
+
+@extend_schema_field({"type": "string", "format": "binary"})
+class UploadField(serializers.FileField):
+    """An uploaded file: binary in the schema (DRF's ``FileField`` reads as a URL there)."""
+
+
+#: A non-blank ``TextField``'s value, as a JSON Schema pattern (whitespace is trimmed).
+TEXT_PATTERN = f"^[^{_NO_CONTROL}]*[^\\s{_NO_CONTROL}][^{_NO_CONTROL}]*$"
+
+
+class StrictStringFieldExtension(OpenApiSerializerFieldExtension):
+    """The schema of the platform's string fields says what they refuse, so a client (and a
+    fuzzer) knows a blank value or a control character is invalid before sending it: a
+    required-non-blank field has ``minLength: 1``, and text a ``pattern`` without control
+    characters (with a character other than whitespace, which is trimmed, when not blank)."""
+
+    target_class = StrictStringField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        blank_allowed = self.target.allow_blank
+        if not blank_allowed:
+            schema.setdefault("minLength", 1)
+        if isinstance(self.target, TextField):
+            text = f"[^{_NO_CONTROL}]*"
+            schema["pattern"] = f"^{text}$" if blank_allowed else TEXT_PATTERN
+        return schema

@@ -18,6 +18,7 @@ from inference.api.fields import (
     NamedChoiceField,
     StrictBooleanField,
     TextField,
+    UploadField,
 )
 from inference.products.cxr.labels import FINDINGS, RESULTS
 from inference.products.cxr.paths import is_safe_patient_id
@@ -90,7 +91,7 @@ class SingleInferenceRequestSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="CxrUploadRequest")
 class UploadRequestSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="One DICOM file (multipart field 'file').")
+    file = UploadField(help_text="One DICOM file (multipart field 'file').")
     patient_id = TextField(required=False, allow_blank=True)
     dicom_output = FormBooleanField(
         required=False,

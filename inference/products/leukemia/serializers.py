@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers
 
 from config.openapi import API_KEY_SCHEME
-from inference.api.fields import Base64Field, NamedChoiceField
+from inference.api.fields import Base64Field, NamedChoiceField, UploadField
 from inference.products.leukemia.labels import CLASSES
 
 #: Every ``error_code`` the envelope can answer (``LeukemiaEnvelope`` renames the rest).
@@ -41,7 +41,7 @@ class Base64RequestSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="LeukemiaUploadRequest")
 class UploadRequestSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A JPEG or PNG image, at most 10 MB.")
+    file = UploadField(help_text="A JPEG or PNG image, at most 10 MB.")
 
 
 @extend_schema_serializer(component_name="LeukemiaPrediction")

@@ -11,8 +11,10 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from inference.api.fields import TEXT_PATTERN
 from inference.products.vhs import corrections
 from inference.products.vhs import corrections_serializers as shapes
+from inference.products.vhs.serializers import MAX_UUID_LENGTH
 from inference.products.vhs.views import VhsView
 
 
@@ -70,7 +72,18 @@ class MeasurementsView(VhsView):
         "values and landmarks as measured, and the newest correction (null when none). A uuid "
         "you never measured, or another customer's, answers an empty list. Never billed.",
         parameters=[
-            OpenApiParameter("uuid", str, OpenApiParameter.QUERY, required=True),
+            OpenApiParameter(
+                "uuid",
+                # As TextField's schema says it (inference.api.fields): no control characters.
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_UUID_LENGTH,
+                    "pattern": TEXT_PATTERN,
+                },
+                OpenApiParameter.QUERY,
+                required=True,
+            ),
         ],
         responses={200: shapes.MeasurementListSerializer, **shapes.errors(400, 403, 500)},
         tags=["vhs"],

@@ -42,8 +42,10 @@ class PredictRequestSerializer(serializers.Serializer):
         child=Base64Field(error_messages={"invalid": NOT_A_STRING}),
         required=False,
         allow_empty=False,
+        min_length=1,  # the schema's minItems: allow_empty alone does not say it
         max_length=MAX_BATCH,
         error_messages={
+            "min_length": "images must be a non-empty array of base64 strings",
             "not_a_list": "images must be a non-empty array of base64 strings",
             "empty": "images must be a non-empty array of base64 strings",
             "max_length": f"Batch size exceeds maximum of {MAX_BATCH} images",

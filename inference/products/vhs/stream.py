@@ -40,6 +40,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.request import Request
 
 from config.request_log import REQUEST_ID_HEADER, choose_request_id
@@ -105,6 +106,8 @@ class PredictStreamConsumer(AsyncHttpConsumer):
             headers = [(b"content-type", b"application/json")]
             headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
             headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
+            if isinstance(exc, MethodNotAllowed):
+                headers.append((b"allow", b"POST"))
             await self.send_response(status, json.dumps(document).encode(), headers=headers)
         else:
             await self.send_headers(
@@ -121,7 +124,7 @@ class PredictStreamConsumer(AsyncHttpConsumer):
                 "request",
                 extra={
                     "request_id": request_id,
-                    "method": "POST",
+                    "method": self.scope["method"],
                     "path": ENDPOINT,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -132,6 +135,9 @@ class PredictStreamConsumer(AsyncHttpConsumer):
         """The authenticated request and its validated call, exactly as ``predict`` checks
         them (the same view class, serializer and envelope); raises what ``predict`` would."""
         from inference.products.vhs.views import PredictStreamView
+
+        if self.scope["method"] != "POST":  # the route is this consumer's for every method
+            raise MethodNotAllowed(self.scope["method"])
 
         view = PredictStreamView()
         view.args, view.kwargs, view.format_kwarg = (), {}, None

@@ -13,7 +13,6 @@ import asyncio
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import APIException
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -140,6 +139,17 @@ class AnyAccept(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+#: One Server-Sent Event of the stream (its ``data`` is a JSON document, described above).
+STREAM_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["processing_started", "photo", "error", "summary"]},
+        "data": {"type": "string", "description": "The event's JSON document."},
+    },
+    "required": ["event", "data"],
+}
+
+
 class PredictStreamView(VhsView):
     """``POST predict/stream``: served by ``stream.PredictStreamConsumer`` (ASGI), which runs
     this view's authentication, permissions and throttles; this class also declares the
@@ -162,7 +172,7 @@ class PredictStreamView(VhsView):
         request=serializers.PredictRequestSerializer,
         responses={
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, description="The event stream."
+                STREAM_EVENT, description="The event stream: each event as described."
             ),
             **serializers.error_responses(400, 403, 413, 415, 500),
         },
