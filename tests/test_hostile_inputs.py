@@ -4,14 +4,11 @@ endpoint they reach: each is a 4xx in the product's envelope, never a 500."""
 from __future__ import annotations
 
 import base64
-import io
-import struct
-import zlib
 
 import pytest
-from PIL import Image
 
 from accounts.models import ApiKey, Customer
+from tests.corpus.payloads import png_claiming
 
 pytestmark = pytest.mark.django_db
 
@@ -28,19 +25,6 @@ JSON_ENDPOINTS = [
     "/vhs/v3/report",
     "/leukemia/predict",
 ]
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A valid 1x1 PNG whose header claims ``width`` x ``height``: a decompression bomb's
-    header, a few hundred bytes, without the gigabyte a real one would decode to."""
-    buffer = io.BytesIO()
-    Image.new("L", (1, 1), 0).save(buffer, format="PNG")
-    data = bytearray(buffer.getvalue())
-    ihdr = 8  # after the signature: length (4), b"IHDR" (4), then width and height
-    data[ihdr + 8 : ihdr + 16] = struct.pack(">II", width, height)
-    crc = zlib.crc32(bytes(data[ihdr + 4 : ihdr + 8 + 13]))
-    data[ihdr + 8 + 13 : ihdr + 8 + 17] = struct.pack(">I", crc)
-    return bytes(data)
 
 
 @pytest.fixture
