@@ -93,8 +93,9 @@ AUTH_UNSUPPORTED = OpenApiResponse(
 # simplejwt's serializers document neither that a blank field is refused nor what the answer
 # holds (access and refresh, never the password), so the schema says it here.
 def not_blank() -> serializers.RegexField:
-    """Text DRF accepts, as the schema says it: not blank, no NUL (``CharField`` refuses both)."""
-    return serializers.RegexField(r"^[^\x00]+$")
+    """Text DRF accepts, as the schema says it: no NUL, and not blank once trimmed
+    (``CharField`` refuses both)."""
+    return serializers.RegexField(r"^[^\x00]*[^\s\x00][^\x00]*$")
 
 
 TOKEN_OBTAIN_REQUEST = inline_serializer(
