@@ -7,7 +7,7 @@ wasted, a second in-memory copy of every upload, and worse: when Twisted's own p
 (a multipart body with no boundary, a boundary that is not ASCII, a truncated part) it
 writes a bare ``HTTP/1.1 400 Bad Request`` and drops the connection.  No ASGI application
 runs, so the client gets no envelope, no ``X-Request-ID``, and no request is logged; a
-JSON-only endpoint such as ``/vhs/v3/predict`` cannot even say 415.
+JSON-only endpoint cannot even say 415.
 
 Twisted can be told not to (``parsePOSTFormSubmission=False``, Twisted 24.7 and later), but
 daphne builds its requests itself (``daphne.http_protocol.HTTPFactory.buildProtocol`` names
