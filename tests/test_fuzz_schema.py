@@ -8,7 +8,7 @@ the schema, valid requests not rejected (``positive_data_acceptance``) and inval
 accepted (``negative_data_rejection``).
 
 Bounded for ``make test``: ``FUZZ_EXAMPLES`` examples per operation (default 10, about two
-minutes on two busy cores); ``make soak`` raises it (``FUZZ_EXAMPLES=300``).
+minutes on two busy cores); ``make soak`` raises it (``FUZZ_EXAMPLES=150``).
 Hypothesis is derandomized (its seed derives from each test's name), so a run is
 reproducible, and its example database is off, so one run never changes the next.
 """
