@@ -17,21 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts.throttling import (
-    TOKEN_FAILURES_IP,
-    TOKEN_FAILURES_USER,
-    FailureThrottle,
-    client_ident,
-    username_ident,
-)
+from accounts.login_throttling import login_throttles
+from accounts.throttling import FailureThrottle
 
 
 def _failure_throttles(request: Request, with_username: bool) -> list[FailureThrottle]:
-    throttles = [FailureThrottle(TOKEN_FAILURES_IP, client_ident(request))]
-    username = request.data.get("username") if hasattr(request.data, "get") else None
-    if with_username and isinstance(username, str) and username:
-        throttles.append(FailureThrottle(TOKEN_FAILURES_USER, username_ident(username)))
-    return throttles
+    """The login's counts (address and username) or, for a refresh, the address's alone."""
+    data = request.data if hasattr(request.data, "get") else {}
+    return login_throttles(request, data.get("username") if with_username else None)
 
 
 class _FailureThrottledMixin:
