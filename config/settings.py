@@ -231,6 +231,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # One pool for the process: Django builds a cache object per request under ASGI.
+            "OPTIONS": {"pool_class": "config.cache_pool.SharedConnectionPool"},
         }
     }
     CHANNEL_LAYERS = {

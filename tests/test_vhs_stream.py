@@ -269,6 +269,35 @@ def test_a_client_that_leaves_mid_stream_stops_the_images_not_started(one_by_one
     assert (event.billable, event.call_type) == (True, "session")
 
 
+def test_an_open_stream_holds_no_channel_layer_read_on_redis(one_by_one):
+    """A stream talks only to its client: no blocking channel-layer read per open stream,
+    which under load timed out inside streams and cut them off (the soak's stalled one)."""
+    key = ApiKey.issue(Customer.objects.create(name="Open stream clinic"))[1]
+    images = [radiograph_b64(seed, size=3000) for seed in range(4)]
+    waiting = []
+
+    def channel_layer_reads() -> int:
+        clients = redis.Redis.from_url(one_by_one.redis_url).client_list()
+        return sum(1 for c in clients if c["cmd"] in {"bzpopmin", "bzpopmax", "blpop"})
+
+    response = requests.post(
+        one_by_one.base_url + STREAM,
+        json={"images": images},
+        headers={"x-api-key": key},
+        stream=True,
+        timeout=120,
+    )
+    with response:
+        for chunk in response.iter_content(chunk_size=None, decode_unicode=True):
+            if "event: processing_started" in chunk or "event: photo" in chunk:
+                waiting.append(channel_layer_reads())
+            if "event: summary" in chunk:
+                break
+
+    assert waiting
+    assert max(waiting) == 0, waiting
+
+
 def test_the_stream_path_through_django_alone_says_where_streams_are_served(client):
     key = ApiKey.issue(Customer.objects.create(name="No ASGI clinic"))[1]
 

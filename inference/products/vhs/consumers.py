@@ -44,6 +44,7 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import API_KEY_HEADER, find_api_key
 from accounts.throttling import API_KEY_FAILURES, FailureThrottle, scope_ident
+from inference.api.consumers import WITHOUT_CHANNEL_LAYER
 from inference.api.errors import classify
 from inference.products.vhs import session_service, session_tickets
 from inference.products.vhs.errors import ENVELOPE
@@ -99,6 +100,8 @@ def _session_check(customer: Any, session_id: str) -> int | None:
 
 
 class PopSessionConsumer(AsyncJsonWebsocketConsumer):
+    channel_layer_alias = WITHOUT_CHANNEL_LAYER
+
     async def connect(self) -> None:
         self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
         caller = await sync_to_async(_authenticate)(self.scope, self.session_id)

@@ -45,6 +45,7 @@ from rest_framework.request import Request
 
 from config.request_log import REQUEST_ID_HEADER, choose_request_id
 from inference.api import sse
+from inference.api.consumers import WITHOUT_CHANNEL_LAYER
 from inference.api.images import acheck_base64
 from inference.api.inference import ItemOutcome, each_result
 from inference.imaging.decoding import ImageRejected
@@ -75,6 +76,8 @@ SUMMARY_FIELDS = (
 
 class PredictStreamConsumer(AsyncHttpConsumer):
     """One streamed prediction; the work runs as a task so a disconnect can stop it."""
+
+    channel_layer_alias = WITHOUT_CHANNEL_LAYER
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
