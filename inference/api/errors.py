@@ -61,6 +61,11 @@ class ApiError:
     #: Seconds to wait, for a throttled call.
     wait: int | None = None
 
+    @classmethod
+    def retry_later(cls, status: int, code: str, message: str, seconds: int) -> ApiError:
+        """A refusal that tells the client when to come back (``Retry-After``)."""
+        return cls(status, code, message, {"Retry-After": str(seconds)}, seconds)
+
 
 def first_message(detail: Any) -> str:
     """The first message in a DRF error detail (a string, a list or a dict of them)."""
@@ -82,32 +87,29 @@ def classify(exc: BaseException) -> ApiError:
         code = "IDEMPOTENCY_IN_PROGRESS" if isinstance(exc, StillProcessing) else "IDEMPOTENCY_KEY"
         return ApiError(exc.status_code, code, exc.message)
     if isinstance(exc, NoWorker):
-        return ApiError(
+        return ApiError.retry_later(
             503,
             "NO_WORKER",
             f"No inference worker is available; retry in {NO_WORKER_RETRY_S} s",
-            {"Retry-After": str(NO_WORKER_RETRY_S)},
             NO_WORKER_RETRY_S,
         )
     if is_outage(exc):
         # Not a defect: a dependency is down.  Logged (one line, no traceback) for operators.
         cause = exc.__cause__ or exc
         logger.warning("backend unavailable: %s: %s", type(cause).__name__, str(cause)[:200])
-        return ApiError(
+        return ApiError.retry_later(
             503,
             BackendUnavailable.code,
             f"The service is unavailable; retry in {OUTAGE_RETRY_S} s",
-            {"Retry-After": str(OUTAGE_RETRY_S)},
             OUTAGE_RETRY_S,
         )
     if isinstance(exc, ModelsNotLoaded):
         return ApiError(503, "MODELS_NOT_LOADED", "Models not loaded")
     if isinstance(exc, Overloaded):
-        return ApiError(
+        return ApiError.retry_later(
             503,
             "SERVER_BUSY",
             f"Server busy: too many images are being processed; retry in {BUSY_RETRY_S} s",
-            {"Retry-After": str(BUSY_RETRY_S)},
             BUSY_RETRY_S,
         )
     if isinstance(exc, InvalidInput):
@@ -121,11 +123,10 @@ def classify(exc: BaseException) -> ApiError:
         return ApiError(500, "INTERNAL_SERVER_ERROR", "Unexpected server error")
     if isinstance(exc, drf.Throttled):
         wait = int(exc.wait or 1)
-        return ApiError(
+        return ApiError.retry_later(
             429,
             "RATE_LIMIT_EXCEEDED",
             f"Rate limit exceeded; retry in {wait} s",
-            {"Retry-After": str(wait)},
             wait,
         )
     if isinstance(exc, drf.NotAuthenticated):

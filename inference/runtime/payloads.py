@@ -154,11 +154,16 @@ def put_many(values: list[bytes], ttl_s: float) -> list[str]:
     return _store().put_many(values, ttl_s)
 
 
-def take(key: str) -> bytes:
-    """The value under ``key``, removed from the store: each payload is read exactly once."""
+def _checked(key: Any) -> str:
+    """``key`` if it names a payload; a task's argument comes from the broker, unchecked."""
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
         raise PayloadMissing("not a payload key")
-    value = _store().take(key)
+    return key
+
+
+def take(key: str) -> bytes:
+    """The value under ``key``, removed from the store: each payload is read exactly once."""
+    value = _store().take(_checked(key))
     if value is None:
         raise PayloadMissing("the image's bytes expired or were already taken")
     return value
@@ -167,9 +172,7 @@ def take(key: str) -> bytes:
 def read(key: str) -> bytes:
     """The value under ``key``, left in the store: a task's image, which a redelivery of the
     same task must find again; the request that stored it discards it when it ends."""
-    if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
-        raise PayloadMissing("not a payload key")
-    value = _store().read(key)
+    value = _store().read(_checked(key))
     if value is None:
         raise PayloadMissing("the image's bytes expired or were discarded")
     return value
