@@ -43,6 +43,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
         pytest.skip(_unavailable["PostgreSQL"])
 
 
+@pytest.fixture
+def poppler() -> None:
+    """For tests that read a PDF back with poppler's tools: skipped on a machine without
+    them, failed in CI."""
+    services.require_installed(services.POPPLER)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The suite's own Redis database, empty at the start of the session."""

@@ -6,7 +6,8 @@ missing service makes the tests that need it skip, with the command that starts 
 
 RabbitMQ is different: the broker fault tests start private nodes of their own
 (``tests.servers.start_rabbitmq``), so they need the server installed, not running
-(``ensure_installed``); the machine's node on 5672 is never used by the suite.
+(``require_installed``); the machine's node on 5672 is never used by the suite.  Poppler,
+which reads the PDF reports back, is the same kind of need: a program, not a service.
 """
 
 from __future__ import annotations
@@ -19,17 +20,27 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+import pytest
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @dataclass(frozen=True)
-class Service:
+class Program:
+    """Something the suite runs itself: it must be installed (``binary`` on the PATH)."""
+
     name: str
-    host: str
-    port: int
     apt_package: str
     binary: str
     start_hint: str
+
+
+@dataclass(frozen=True)
+class Service(Program):
+    """A server the suite connects to: it must also be listening on ``host:port``."""
+
+    host: str
+    port: int
 
     def reachable(self, timeout: float = 1.0) -> bool:
         try:
@@ -56,13 +67,17 @@ REDIS = Service(
     start_hint='redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ""',
 )
 
-RABBITMQ = Service(
+RABBITMQ = Program(
     name="RabbitMQ",
-    host="127.0.0.1",
-    port=5672,
     apt_package="rabbitmq-server",
     binary="/usr/lib/rabbitmq/bin/rabbitmq-server",
     start_hint="apt-get install rabbitmq-server",
+)
+POPPLER = Program(
+    name="poppler-utils",
+    apt_package="poppler-utils",
+    binary="pdftotext",
+    start_hint="apt-get install poppler-utils",
 )
 
 
@@ -70,7 +85,7 @@ def _run(command: list[str], timeout: float = 600) -> None:
     subprocess.run(command, check=False, timeout=timeout)
 
 
-def _install(service: Service) -> None:
+def _install(service: Program) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=False, env=env, timeout=600)
     subprocess.run(
@@ -139,13 +154,23 @@ def ensure(service: Service) -> str | None:
     )
 
 
-def ensure_installed(service: Service) -> str | None:
-    """``None`` when the service's server program is installed (in CI: installed if missing),
-    else the reason it is not, with the fix; for tests that start private servers."""
-    if shutil.which(service.binary) is None and IN_CI:
-        _install(service)
-    if shutil.which(service.binary) is not None:
+def ensure_installed(program: Program) -> str | None:
+    """``None`` when the program is installed (in CI: installed if missing), else the reason
+    it is not, with the fix."""
+    if shutil.which(program.binary) is None and IN_CI:
+        _install(program)
+    if shutil.which(program.binary) is not None:
         return None
     return (
-        f"{service.name} is not installed ({service.binary}). Install it with: {service.start_hint}"
+        f"{program.name} is not installed ({program.binary}). Install it with: {program.start_hint}"
     )
+
+
+def require_installed(program: Program) -> None:
+    """For a test that needs the program: skip it on a developer machine that lacks it, fail
+    it in CI (where a skip would hide that the test never ran)."""
+    reason = ensure_installed(program)
+    if reason is not None and IN_CI:
+        pytest.fail(f"CI needs {reason}")
+    if reason is not None:
+        pytest.skip(reason)

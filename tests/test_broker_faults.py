@@ -317,18 +317,10 @@ def test_the_supervisor_starts_a_killed_worker_again(test_database_url):
 # --- Item 2: a worker SIGKILLed with tasks in flight, on each supported broker -------------
 
 
-def rabbitmq_server_or_skip() -> None:
-    reason = services.ensure_installed(services.RABBITMQ)
-    if reason is not None and services.IN_CI:
-        pytest.fail(f"CI needs {reason}")
-    if reason is not None:
-        pytest.skip(reason)
-
-
 @pytest.fixture(params=["redis", "rabbitmq"])
 def two_workers(request: pytest.FixtureRequest, test_database_url: str) -> Iterator[Stack]:
     if request.param == "rabbitmq":
-        rabbitmq_server_or_skip()
+        services.require_installed(services.RABBITMQ)
     started = time.monotonic()
     stack = make_stack(
         test_database_url,

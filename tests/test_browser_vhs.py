@@ -45,7 +45,9 @@ def generate(page, count: int, vhs: str = "11.2", vlas: str = "2.0", seed: str =
     page.wait_for_function(f"() => document.querySelectorAll('#thumbs img').length === {count}")
 
 
-def test_the_page_measures_a_phantom_as_the_api_does_drags_saves_and_prints(staff_page, tmp_path):
+def test_the_page_measures_a_phantom_as_the_api_does_drags_saves_and_prints(
+    staff_page, tmp_path, poppler
+):
     page = staff_page.page
     generate(page, 1)
     uuid = page.input_value("#uuid")

@@ -27,10 +27,7 @@ from PIL import Image
 from inference.phantoms.cxr import FINDINGS, draw_study
 from inference.products.cxr.report import ReportInput, display_name, render_report
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("pdftotext") is None or shutil.which("pdfinfo") is None,
-    reason="poppler-utils (pdftotext, pdfinfo) is not installed",
-)
+pytestmark = pytest.mark.usefixtures("poppler")
 
 GENERATED = datetime.datetime(2026, 3, 1, 9, 30, 12, tzinfo=datetime.UTC)
 DISCLAIMER = (

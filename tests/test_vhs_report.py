@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import datetime
 import io
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,10 +33,7 @@ from inference.products.vhs.report import (
 )
 from inference.runtime.product import DISCLAIMER
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
-    reason="poppler-utils (pdftotext, pdftoppm) is not installed",
-)
+pytestmark = pytest.mark.usefixtures("poppler")
 
 
 def b64(image: Image.Image, fmt: str = "PNG") -> str:
