@@ -61,6 +61,8 @@ PASSWORD = "soak-radiologist-pass-1"
 #: Growth allowed between the idle samples after warm-up and at the end.
 MEMORY_GROWTH_LIMIT = 0.10
 FD_SLACK = 4
+IDLE_SETTLE_SECONDS = 10
+IDLE_READINGS = 5
 
 
 @dataclass
@@ -214,6 +216,74 @@ def process_sample(server: ServerProcess) -> dict[str, int]:
     return {"rss_kib": rss, "fds": len(os.listdir(f"/proc/{pid}/fd"))}
 
 
+class MemorySampler(threading.Thread):
+    """Samples each server's resident memory every ``every`` seconds while the load runs.
+
+    Two idle samples say whether memory grew; the curve between them says whether it is
+    still growing at the end (a leak) or has levelled off (caches and allocator arenas
+    reaching their working size)."""
+
+    def __init__(self, servers: dict[str, ServerProcess], every: float) -> None:
+        super().__init__(daemon=True)
+        self.servers, self.every = servers, every
+        self.started = time.monotonic()
+        self.curve: list[tuple[float, dict[str, int]]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            sample = {name: process_sample(s)["rss_kib"] for name, s in self.servers.items()}
+            self.curve.append((time.monotonic() - self.started, sample))
+
+
+def request_snapshots(servers: dict[str, ServerProcess], trace: Path, label: str) -> None:
+    """Ask each server for a tracemalloc snapshot (``bench/soak_trace``) and wait for it."""
+    for server in servers.values():
+        (trace / f"{server.process.pid}.request").write_text(label)
+    deadline = time.monotonic() + 120
+    while any((trace / f"{s.process.pid}.request").exists() for s in servers.values()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("a server wrote no tracemalloc snapshot")
+        time.sleep(0.5)
+
+
+def report_python_heap(servers: dict[str, ServerProcess], trace: Path) -> None:
+    """Python-heap growth per server between the two snapshots, largest sites first."""
+    import tracemalloc
+
+    for name, server in servers.items():
+        pid = server.process.pid
+        warm = tracemalloc.Snapshot.load(str(trace / f"{pid}-warm.snap"))
+        end = tracemalloc.Snapshot.load(str(trace / f"{pid}-end.snap"))
+        total = [sum(stat.size for stat in snap.statistics("filename")) for snap in (warm, end)]
+        print(
+            f"\n{name}: Python heap {total[0] / 2**20:.1f} -> {total[1] / 2**20:.1f} MiB; "
+            "largest growth by traceback:\n"
+        )
+        for stat in end.compare_to(warm, "traceback")[:8]:
+            print(f"  {stat.size_diff / 2**20:+.2f} MiB ({stat.count_diff:+d} blocks)")
+            for line in stat.traceback.format(limit=4):
+                print(f"    {line}")
+
+
+def idle_sample(servers: dict[str, ServerProcess]) -> dict[str, dict[str, int]]:
+    """Each server's memory and descriptors once the load has stopped.
+
+    Under load a process's resident memory swings by 10 % within seconds (requests' buffers
+    come and go), so one reading says little.  Waiting ``IDLE_SETTLE_SECONDS`` lets
+    connections close; the lowest of ``IDLE_READINGS`` readings a second apart is the floor
+    the process returns to, which is what a leak raises."""
+    time.sleep(IDLE_SETTLE_SECONDS)
+    readings = []
+    for _ in range(IDLE_READINGS):
+        readings.append({name: process_sample(server) for name, server in servers.items()})
+        time.sleep(1)
+    return {
+        name: {key: min(r[name][key] for r in readings) for key in ("rss_kib", "fds")}
+        for name in servers
+    }
+
+
 def drive(mix: list[Call], seconds: float, concurrency: int, tally: Tally) -> None:
     """``concurrency`` clients sending weighted random calls until ``seconds`` have passed."""
     deadline = time.monotonic() + seconds
@@ -292,6 +362,7 @@ def report(
     samples: dict[str, dict[str, dict[str, int]]],
     leftover_temp: list[str],
     usage: tuple[Counter, Counter],
+    curve: list[tuple[float, dict[str, int]]],
 ) -> list[str]:
     """Print the figures; return the failed checks."""
     failures = []
@@ -331,6 +402,13 @@ def report(
             failures.append(f"{name} memory grew {growth:+.1%}")
         if after["fds"] > before["fds"] + FD_SLACK:
             failures.append(f"{name} file descriptors {before['fds']} -> {after['fds']}")
+    if curve:
+        names = list(samples)
+        print("\nResident memory under load (MiB):\n")
+        print("| minute | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+        for seconds, sample in curve:
+            row = " | ".join(f"{sample[name] / 1024:.0f}" for name in names)
+            print(f"| {seconds / 60:.1f} | {row} |")
     print(f"\nTemporary files left in the servers' TMPDIR: {len(leftover_temp)}")
     if leftover_temp:
         failures.append(f"temporary files left: {leftover_temp[:5]}")
@@ -366,6 +444,22 @@ def main() -> int:
     parser.add_argument(
         "--warmup", type=float, default=60.0, help="seconds of load before the baseline"
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for daphne and the worker (repeatable), e.g. an "
+        "allocator setting to compare",
+    )
+    parser.add_argument(
+        "--trace-python",
+        action="store_true",
+        help="run the servers under tracemalloc and print where the Python heap grew",
+    )
+    parser.add_argument(
+        "--sample-every", type=float, default=30.0, help="seconds between memory samples"
+    )
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="medimg-soak-"))
@@ -393,6 +487,17 @@ def main() -> int:
         import django
 
         django.setup()
+        env = {**env, **dict(item.split("=", 1) for item in args.server_env)}
+        trace = scratch / "trace"
+        if args.trace_python:
+            trace.mkdir()
+            env = {
+                **env,
+                "SOAK_TRACE_DIR": str(trace),
+                "PYTHONPATH": os.pathsep.join(
+                    [str(REPO_ROOT / "bench" / "soak_trace"), env.get("PYTHONPATH", "")]
+                ),
+            }
         servers["worker"], _ = start_celery_worker(env, redis_url)
         servers["daphne"], base_url = start_daphne(env)
         key, token = credentials(base_url)
@@ -401,15 +506,21 @@ def main() -> int:
         tally = Tally()
         print(f"Warm-up: {args.warmup:.0f} s at concurrency {args.concurrency}", flush=True)
         drive(mix, args.warmup, args.concurrency, tally)
-        time.sleep(5)
-        samples = {name: {"warm": process_sample(server)} for name, server in servers.items()}
+        samples = {name: {"warm": sample} for name, sample in idle_sample(servers).items()}
+        if args.trace_python:
+            request_snapshots(servers, trace, "warm")
         print(f"Soak: {args.minutes} min", flush=True)
+        sampler = MemorySampler(servers, args.sample_every)
+        sampler.start()
         drive(mix, args.minutes * 60, args.concurrency, tally)
-        time.sleep(5)
-        for name, server in servers.items():
-            samples[name]["end"] = process_sample(server)
+        sampler.done.set()
+        for name, sample in idle_sample(servers).items():
+            samples[name]["end"] = sample
+        if args.trace_python:
+            request_snapshots(servers, trace, "end")
+            report_python_heap(servers, trace)
         leftover = sorted(str(p.relative_to(server_tmp)) for p in server_tmp.rglob("*"))
-        failures = report(args, tally, samples, leftover, usage_counts())
+        failures = report(args, tally, samples, leftover, usage_counts(), sampler.curve)
     finally:
         for server in servers.values():
             server.stop()
