@@ -1,12 +1,18 @@
-"""``python manage.py evaluate_models PRODUCT [--n-per-class N] [--seed S] [--json] [--pop]``.
+"""``python manage.py evaluate_models PRODUCT [--n-per-class N] [--seed S] [--json] [--pop]
+[--n-agreement N] [--plots DIR]``.
 
 Measures the model store's weights on held-out phantoms (seeds the training never draws),
 through the same runtime and pipeline a worker serves with, and prints what
 docs/models.md publishes (accuracy and confusion matrix, measurement errors, or per-finding
-AUROC and localisation) as Markdown, or the raw figures with ``--json``.
+AUROC and localisation) as Markdown, or the raw figures with ``--json``.  ``--plots DIR``
+writes the product's plots (its evaluation module's ``write_plots``) as PNGs there; they
+need matplotlib, a development dependency, checked before the evaluation starts.
 """
 
+import inspect
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -37,6 +43,15 @@ class Command(BaseCommand):
             action="store_true",
             help="vhs: the picture-of-picture pipeline (N photos per scene family).",
         )
+        parser.add_argument(
+            "--n-agreement",
+            type=int,
+            default=None,
+            help="vhs: phantoms in the agreement set (default 200; 0 leaves it out).",
+        )
+        parser.add_argument(
+            "--plots", type=Path, default=None, help="Write the product's plots as PNGs here."
+        )
 
     def handle(
         self,
@@ -45,12 +60,23 @@ class Command(BaseCommand):
         seed: int,
         as_json: bool,
         pop: bool = False,
+        n_agreement: int | None = None,
+        plots: Path | None = None,
         **options: object,
     ) -> None:
         declaration, reference = reference_models(product)
         evaluation = reference.evaluation_module()
         if pop and not hasattr(evaluation, "evaluate_pop"):
             raise CommandError(f"{product} has no picture-of-picture evaluation")
+        extra: dict[str, int] = {}
+        if n_agreement is not None:
+            if pop or "n_agreement" not in inspect.signature(evaluation.evaluate).parameters:
+                raise CommandError(f"--n-agreement: {product} has no agreement set here")
+            if n_agreement < 0:
+                raise CommandError("--n-agreement must be 0 or more")
+            extra["n_agreement"] = n_agreement
+        if plots is not None:
+            _check_plots(product, evaluation, pop)
         try:
             manifest = read_manifest(settings.MODEL_STORE, product)
         except ManifestError as exc:
@@ -68,11 +94,16 @@ class Command(BaseCommand):
                 result = evaluation.evaluate_pop(runtime, n_per_class, seed)
             else:
                 # n: per class, or radiographs and as many non-radiographs (n_meaning).
-                result = evaluation.evaluate(runtime, n_per_class, seed)
+                result = evaluation.evaluate(runtime, n_per_class, seed, **extra)
         finally:
             runtime.unload()
         result["model_version"] = manifest.model_version
         result["seed"] = seed
+        samples = result.pop("samples", None)  # per-phantom pairs: for the plots only
+        if plots is not None:
+            written = evaluation.write_plots({**result, "samples": samples}, plots)
+            for path in written:
+                self.stderr.write(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB)")
         if as_json:
             self.stdout.write(json.dumps(result, indent=2))
         elif pop:
@@ -86,6 +117,19 @@ class Command(BaseCommand):
                 self.stdout.write(format_findings(result))
             else:  # a product without a Markdown report of its own: its figures as JSON
                 self.stdout.write(json.dumps(result, indent=2))
+
+
+def _check_plots(product: str, evaluation: object, pop: bool) -> None:
+    """Refuse ``--plots`` before a long evaluation: no plots for this product, or no
+    matplotlib."""
+    from inference.evaluation_plots import PlottingUnavailable, require
+
+    if pop or not hasattr(evaluation, "write_plots"):
+        raise CommandError(f"--plots: {product} has no plots" + (" for --pop" if pop else ""))
+    try:
+        require()
+    except PlottingUnavailable as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def format_classification(result: dict) -> str:
@@ -107,6 +151,18 @@ def format_classification(result: dict) -> str:
     lines.append("|---" * (len(labels) + 1) + "|")
     for label, row in zip(labels, result["confusion"]["matrix"], strict=True):
         lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+    calibration = result.get("calibration")
+    if calibration:
+        lines += [
+            "",
+            f"Expected calibration error: {_fixed(calibration['ece'], 4)} "
+            f"({calibration['bins']} equal-width bins of the top-class confidence)",
+            "",
+            "| confidence_level | n | accuracy |",
+            "|---|---|---|",
+        ]
+        for level, row in result["by_confidence_level"].items():
+            lines.append(f"| {level} | {row['n']} | {_percent(row['accuracy'])} |")
     return "\n".join(lines)
 
 
@@ -141,7 +197,123 @@ def format_measurement(result: dict) -> str:
         "VHS mean absolute error by confidence: "
         + ", ".join(f"{level} {mae:.3f}" for level, mae in result["vhs_mae_by_confidence"].items()),
     ]
+    if "held_out_agreement" in result:
+        lines += format_agreement(result)
     return "\n".join(lines)
+
+
+def _limits(figures: dict) -> str:
+    ba = figures["bland_altman"]
+    if ba["lower"] is None:
+        return UNMEASURED
+    return f"{ba['lower']:+.3f} .. {ba['upper']:+.3f}"
+
+
+def _span(figures: dict) -> str:
+    span = figures["truth_span"]
+    return UNMEASURED if span is None else f"{span[0]:.1f} to {span[1]:.1f}"
+
+
+def format_agreement(result: dict) -> list[str]:
+    """Issue 21's figures: agreement on both sets, code rates, tiers, rejection detail."""
+    sets = {"held-out": result["held_out_agreement"]}
+    agreed = result.get("agreement")
+    if agreed:
+        sets["agreement set"] = agreed
+    names = list(sets)
+
+    def row(label: str, cell: Callable[[dict], str]) -> str:
+        return f"| {label} | " + " | ".join(cell(sets[name]) for name in names) + " |"
+
+    lines = ["", "Agreement with the truth (measured - true):", ""]
+    lines += ["| figure | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for measure in ("vhs", "vlas"):
+        label = measure.upper()
+        lines += [
+            row(f"{label} n", lambda s, m=measure: str(s[m]["n"])),
+            row(f"{label} true span", lambda s, m=measure: _span(s[m])),
+            row(f"{label} MAE", lambda s, m=measure: _fixed(s[m]["mae"], 3)),
+            row(f"{label} Pearson r", lambda s, m=measure: _fixed(s[m]["r"], 4)),
+            row(f"{label} bias", lambda s, m=measure: _fixed(s[m]["bland_altman"]["bias"], 3)),
+            row(
+                f"{label} sd of differences",
+                lambda s, m=measure: _fixed(s[m]["bland_altman"]["sd"], 3),
+            ),
+            row(f"{label} 95 % limits of agreement", lambda s, m=measure: _limits(s[m])),
+            row(f"{label} within ±0.5", lambda s, m=measure: _percent(s[m]["within_0_5"])),
+        ]
+    threshold = sets["held-out"]["lae"]["threshold"]
+    lines += [
+        row(
+            f"LAE (VLAS ≥ {threshold:g}) sensitivity", lambda s: _fixed(s["lae"]["sensitivity"], 3)
+        ),
+        row(
+            f"LAE (VLAS ≥ {threshold:g}) specificity", lambda s: _fixed(s["lae"]["specificity"], 3)
+        ),
+        row(
+            "LAE TP / FN / FP / TN",
+            lambda s: f"{s['lae']['tp']} / {s['lae']['fn']} / {s['lae']['fp']} / {s['lae']['tn']}",
+        ),
+    ]
+    visibility = result["visibility"]
+    lines += [
+        "",
+        "| result code | held-out | agreement set |",
+        "|---|---|---|",
+        f"| visible atrium answered code 4 | {_percent(visibility['visible_atrium_code_4_rate'])} "
+        f"| {_percent(agreed['visible_atrium_code_4_rate']) if agreed else UNMEASURED} |",
+        f"| hidden atrium answered code 4 | {_percent(visibility['hidden_atrium_code_4_rate'])} "
+        f"| (none hidden) |",
+        f"| heart or vertebra cut off, code 5 | {_percent(visibility['cropped_code_5_rate'])} "
+        f"| (none cut off) |",
+        "",
+        "| model_confidence | held-out VHS MAE (n) | agreement set VHS MAE (n) |",
+        "|---|---|---|",
+    ]
+    for tier, held in result["vhs_by_confidence"].items():
+        other = agreed["vhs_by_confidence"][tier] if agreed else None
+        lines.append(
+            f"| {tier} | {_fixed(held['mae'], 3)} ({held['n']}) | "
+            + (f"{_fixed(other['mae'], 3)} ({other['n']})" if other else UNMEASURED)
+            + " |"
+        )
+    lines += [
+        "",
+        "Procedural negatives rejected: "
+        + ", ".join(
+            f"{kind} {row['rejected']}/{row['n']}" for kind, row in result["negatives"].items()
+        ),
+    ]
+    forms = result.get("forms")
+    if forms:
+        lines += [
+            "",
+            "Agreement-set radiographs uploaded in each form (decoded as a worker decodes):",
+            "",
+            "| form | n | rejected | VHS measured | VHS MAE |",
+            "|---|---|---|---|---|",
+        ]
+        for form, row_ in forms.items():
+            lines.append(
+                f"| {form} | {row_['n']} | {row_['rejected']} | {row_['n_vhs_measured']} "
+                f"| {_fixed(row_['vhs_mae'], 3)} |"
+            )
+    samples = result.get("sample_images")
+    if samples:
+        rejected = sum(row_["rejected"] for row_ in samples.values())
+        lines += [
+            "",
+            f"scikit-image's sample PNGs: {rejected} of {len(samples)} rejected",
+            "",
+            "| image | rejected | radiograph probability |",
+            "|---|---|---|",
+        ]
+        for name, row_ in samples.items():
+            lines.append(
+                f"| {name} | {'yes' if row_['rejected'] else '**no**'} "
+                f"| {row_['probability']:.3f} |"
+            )
+    return lines
 
 
 #: What a figure that could not be measured (no positive, no negative) reads as.
