@@ -8,6 +8,8 @@ import pytest
 
 from inference.products.vhs import responses
 from inference.products.vhs.analysis import (
+    VHS_VISIBLE,
+    VLAS_VISIBLE,
     FrameResult,
     analyse,
     analyse_outputs,
@@ -195,7 +197,7 @@ def test_code_5_when_the_networks_cannot_see_a_heart_or_vertebral_point(name):
 
 def test_raw_network_outputs_average_visibility_over_the_members():
     points = synthetic(10.0, 2.0)
-    rows = [[[*points[name], 0.9] for name in LANDMARKS] for _ in range(5)]
+    rows = [[[*points[name], 0.95] for name in LANDMARKS] for _ in range(5)]
     vlas = LANDMARKS.index("VLAS")
     for member, probability in zip(rows, [0.9, 0.6, 0.2, 0.2, 0.2], strict=True):
         member[vlas][2] = probability  # mean 0.42: not visible
@@ -203,8 +205,24 @@ def test_raw_network_outputs_average_visibility_over_the_members():
     frame = analyse_outputs(0.95, rows, 1000, 1000)
 
     assert (frame.result_code, frame.vhs, frame.vlas) == (4, 10.0, None)
-    rows[3][vlas][2] = rows[4][vlas][2] = 0.6  # mean 0.58: visible
+    for member in rows[2:]:
+        member[vlas][2] = 0.9  # mean 0.84: visible
     assert analyse_outputs(0.95, rows, 1000, 1000).result_code == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "threshold", "code_below"),
+    [("VLAS", VLAS_VISIBLE, 4), ("heart_top", VHS_VISIBLE, 5), ("Vertebra A", VHS_VISIBLE, 5)],
+)
+def test_each_landmark_group_is_seen_from_its_own_threshold_on(name, threshold, code_below):
+    points = synthetic(10.0, 2.0)
+
+    def code(visibility: float) -> int:
+        seen = {other: 0.99 for other in LANDMARKS} | {name: visibility}
+        return analyse([points] * 5, 0.9, 1000, 1000, seen).result_code
+
+    assert code(threshold) == 1
+    assert code(threshold - 0.001) == code_below
 
 
 def test_code_6_when_the_classifier_rejects_the_image():

@@ -20,6 +20,7 @@ from inference.phantoms.vhs import (
 from inference.products.vhs.geometry import LANDMARKS, measure
 from inference.products.vhs.network import (
     CLASSIFIER_CHANNELS,
+    CLASSIFIER_INPUT_SIZE,
     HEATMAP_SIZE,
     INPUT_SIZE,
     LandmarkNet,
@@ -193,7 +194,8 @@ def test_classifier_input_sees_no_chroma_in_a_grey_jpeg_and_much_in_a_photo() ->
     grey = classifier_input(Image.open(io.BytesIO(buffer.getvalue())))
     seed = next(s for s in range(50) if draw_negative(s, max_side=200)[1] == "photo")
     photo = classifier_input(draw_negative(seed, max_side=200)[0])
-    assert grey.shape == photo.shape == (CLASSIFIER_CHANNELS, INPUT_SIZE, INPUT_SIZE)
+    side = CLASSIFIER_INPUT_SIZE
+    assert grey.shape == photo.shape == (CLASSIFIER_CHANNELS, side, side)
     assert grey.dtype == torch.float32
     assert float(grey[1].mean()) < 0.05 < float(photo[1].mean())
 
@@ -202,7 +204,8 @@ def test_networks_map_a_batch_to_landmarks_and_a_logit() -> None:
     landmarks, classifier = LandmarkNet().eval(), RadiographClassifier().eval()
     with torch.inference_mode():
         points = landmarks(torch.zeros(3, 1, INPUT_SIZE, INPUT_SIZE))
-        logits = classifier(torch.zeros(3, CLASSIFIER_CHANNELS, INPUT_SIZE, INPUT_SIZE))
+        side = CLASSIFIER_INPUT_SIZE
+        logits = classifier(torch.zeros(3, CLASSIFIER_CHANNELS, side, side))
     assert points.shape == (3, len(LANDMARKS), 3)  # x, y, visibility logit
     assert ((points[..., :2] > 0) & (points[..., :2] < 1)).all()
     assert logits.shape == (3, 1)
@@ -229,7 +232,13 @@ def test_state_dicts_round_trip_with_weights_only(tmp_path: Path) -> None:
 
 
 def test_a_tiny_training_run_is_deterministic_and_loads_back(tmp_path: Path) -> None:
-    options = {"n_train": 10, "epochs": 1, "n_negative": 6, "classifier_epochs": 1}
+    options = {
+        "n_train": 10,
+        "epochs": 1,
+        "n_negative": 6,
+        "classifier_epochs": 1,
+        "n_validation": 6,
+    }
     first = train_reference_models(tmp_path / "a", seed=3, log=lambda _: None, **options)
     train_reference_models(tmp_path / "b", seed=3, log=lambda _: None, **options)
     assert set(first["files"]) == set(WEIGHT_FILES)

@@ -62,7 +62,7 @@ def test_corners_finds_the_screen_in_seed_order(post, photo):
     assert body["order"] == "TL,TR,BR,BL"
     assert (body["image_width"], body["image_height"]) == photo.image.size
     assert corner_error(body["corners"], photo.truth["corners"], photo.image) < 0.03
-    assert body["model_version"] == "vhs-ref-phantom-2.0"
+    assert body["model_version"] == "vhs-ref-phantom-3.0"
     assert not UsageEvent.objects.exists()  # utility endpoints are never billed
 
 

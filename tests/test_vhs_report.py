@@ -203,7 +203,7 @@ def example_input(**changes) -> VhsReportInput:
         "vlas": 2.0,
         "confidence": "optimal",
         "result_description": "VHS and VLAS predicted successfully with high confidence",
-        "model_version": "vhs-ref-phantom-2.0",
+        "model_version": "vhs-ref-phantom-3.0",
         "rendered_png": rendered,
         "image_note": "The radiograph with the landmarks as corrected by staff.",
         "generated_at": GENERATED,

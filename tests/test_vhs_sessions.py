@@ -63,7 +63,7 @@ def frames() -> dict[str, str]:
     return {
         "optimal": b64(draw_radiograph(seed=604, atrial_infiltrate=False).image),  # code 1
         "good": b64(draw_radiograph(seed=609, atrial_infiltrate=False).image),  # code 2
-        "review": b64(draw_radiograph(seed=619, atrial_infiltrate=False).image),  # code 3
+        "review": b64(draw_radiograph(seed=769, atrial_infiltrate=False).image),  # code 3
         "photo": b64(photo, "JPEG"),  # code 6
     }
 
@@ -131,7 +131,7 @@ def worker_results(monkeypatch):
         async def measure(images, *, render, rectified=False):
             for image in images:
                 image.item()  # the bytes are sent, as the real measure sends them
-            return [service.Measured(queue.pop(0), "cmVuZGVyZWQ=", "vhs-ref-phantom-2.0")]
+            return [service.Measured(queue.pop(0), "cmVuZGVyZWQ=", "vhs-ref-phantom-3.0")]
 
         monkeypatch.setattr(service, "measure", measure)
         return queue
@@ -163,7 +163,7 @@ def test_start_answers_the_seeds_document_and_is_never_billed(api, customer):
         "session_ttl_seconds": 300,
     }
     assert body["models_loaded"] == 5
-    assert body["model_version"] == "vhs-ref-phantom-2.0"
+    assert body["model_version"] == "vhs-ref-phantom-3.0"
     assert isinstance(body["pop_pipeline_enabled"], bool)
     assert body["pop_models_loaded"] >= 0
     session = PopSession.objects.get(session_id=body["session_id"])
@@ -215,7 +215,7 @@ def test_three_good_frames_complete_the_session_billed_once_at_the_session_rate(
     assert first["result_code"] == 1
     assert first["frame_result"]["landmarks_detected"] is True
     assert first["frame_result"]["pop_detected"] is False
-    assert first["model_version"] == "vhs-ref-phantom-2.0"
+    assert first["model_version"] == "vhs-ref-phantom-3.0"
     assert "billing" not in first
     assert first["feedback"] is None  # a good frame: nothing to change
     assert (rejected["result_code"], rejected["good_frames"]) == (6, 1)

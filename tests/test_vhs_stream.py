@@ -148,14 +148,14 @@ def test_a_stream_sends_its_events_in_the_seeds_order_and_bills_once(eager_stack
     assert names[0] == "processing_started"
     assert names[-1] == "summary"
     assert events[0].data["n_images"] == 3
-    assert events[0].data["model_version"] == "vhs-ref-phantom-2.0"
+    assert events[0].data["model_version"] == "vhs-ref-phantom-3.0"
     (error,) = [e.data for e in events if e.name == "error"]
     assert error == {"index": 1, "uuid": "p-1", "error": "Invalid image data"}
     photos = sorted((e.data for e in events if e.name == "photo"), key=lambda p: p["index"])
     assert [p["index"] for p in photos] == [0, 2]
     for photo in photos:
         assert photo["n_total"] == 3
-        assert photo["model_version"] == "vhs-ref-phantom-2.0"
+        assert photo["model_version"] == "vhs-ref-phantom-3.0"
         assert photo["result_code"] in (1, 2, 3, 4)
         assert photo["landmarks_detected"] is True
         assert photo["pop_detected"] is False

@@ -7,10 +7,11 @@ Pure functions (no torch, no Django), so every rule is tested directly:
   the ensemble mean, averaged over the members and the landmarks used for the measurement.
   0.005 is half a percent of the image.
 * **confidence**: ``optimal`` below 0.005, ``good`` below 0.008, ``review`` otherwise.
-* **visibility**: a landmark counts as seen when the members' mean visibility probability is
-  at least 0.5 and the mean point lies inside the image.  The networks learn visibility from
-  phantoms whose points leave the frame (tight crops) or whose left atrium is hidden by an
-  infiltrate.
+* **visibility**: a landmark counts as seen when the mean point lies inside the image and the
+  members' mean visibility probability reaches its group's threshold (``VHS_VISIBLE`` for the
+  heart and vertebrae, ``VLAS_VISIBLE`` for the atrium), chosen on validation phantoms as
+  ``visibility.py`` says.  The networks learn visibility from phantoms whose points leave the
+  frame (tight crops) or whose left atrium is hidden by an infiltrate.
 * **result codes** (seed 002): 6 rejected by the radiograph classifier; 5 when a heart or
   vertebral landmark is not seen (nothing can be measured); 0 when the landmarks are seen but
   give no usable geometry (no vertebral unit, or a VHS outside 3-20, which no heart has: for
@@ -33,7 +34,11 @@ from inference.products.vhs.geometry import LANDMARKS, measure
 OPTIMAL_SPREAD = 0.005
 GOOD_SPREAD = 0.008
 PLAUSIBLE_VHS = (3.0, 20.0)
-VISIBLE_PROBABILITY = 0.5
+#: Visibility thresholds chosen by ``visibility.choose_thresholds`` for
+#: ``vhs-ref-phantom-3.0`` on 1,600 validation phantoms (the shipped manifest keeps them in
+#: ``notes.training.visibility_thresholds``; a retrained ensemble records its own there).
+VHS_VISIBLE = 0.6435
+VLAS_VISIBLE = 0.4769
 RADIOGRAPH_THRESHOLD = 0.5  # P(radiograph) below this: rejected, code 6
 VHS_LANDMARKS = (
     "heart_top",
@@ -134,6 +139,20 @@ def rejection(
     return None
 
 
+def visible_threshold(name: str) -> float:
+    """The visibility a landmark needs to count as seen."""
+    return VLAS_VISIBLE if name == "VLAS" else VHS_VISIBLE
+
+
+def landmark_scores(mean: Points, visibility: Mapping[str, float] | None) -> dict[str, float]:
+    """Each landmark's visibility probability, 0 where its mean point lies outside the image;
+    1 inside when ``visibility`` is None (exact synthetic landmarks)."""
+    return {
+        name: (1.0 if visibility is None else visibility[name]) if inside(mean[name]) else 0.0
+        for name in LANDMARKS
+    }
+
+
 def analyse(
     members: list[Points],
     radiograph_probability: float,
@@ -152,10 +171,8 @@ def analyse(
         return rejected
     mean = ensemble_mean(members)
     confidence = radiograph_probability
-    seen = {
-        name: inside(mean[name]) and (visibility is None or visibility[name] >= VISIBLE_PROBABILITY)
-        for name in LANDMARKS
-    }
+    scores = landmark_scores(mean, visibility)
+    seen = {name: scores[name] >= visible_threshold(name) for name in LANDMARKS}
     if not all(seen[name] for name in VHS_LANDMARKS):
         return FrameResult(5, confidence, mean, spread_of(members, mean))
     vlas_visible = seen["VLAS"]
@@ -185,10 +202,16 @@ def analyse(
 def analyse_outputs(
     radiograph_probability: float, member_rows: list[list[list[float]]], width: int, height: int
 ) -> FrameResult:
-    """The networks' outputs -> one image's result.
+    """The networks' outputs -> one image's result (``member_rows``: see ``read_members``)."""
+    members, visibility = read_members(member_rows)
+    return analyse(members, radiograph_probability, width, height, visibility)
+
+
+def read_members(member_rows: list[list[list[float]]]) -> tuple[list[Points], dict[str, float]]:
+    """Each member's points, and the members' mean visibility per landmark.
 
     ``member_rows[m][k]`` is member ``m``'s ``[x, y, P(visible)]`` for landmark ``k`` (in
-    ``LANDMARKS`` order); visibility is averaged over the members.
+    ``LANDMARKS`` order).
     """
     members = [
         {name: (row[0], row[1]) for name, row in zip(LANDMARKS, rows, strict=True)}
@@ -198,7 +221,7 @@ def analyse_outputs(
         name: statistics.fmean(rows[index][2] for rows in member_rows)
         for index, name in enumerate(LANDMARKS)
     }
-    return analyse(members, radiograph_probability, width, height, visibility)
+    return members, visibility
 
 
 def prediction_list(landmarks: Points | None) -> list[dict[str, Any]]:

@@ -46,7 +46,7 @@ class VhsConfig(ProductConfig):
         price_required=True,
     )
     reference_models = ReferenceModels(
-        model_version="vhs-ref-phantom-2.0",
+        model_version="vhs-ref-phantom-3.0",
         training="inference.products.vhs.training",
         evaluation="inference.products.vhs.evaluation",
         phantoms="inference.phantoms.vhs",

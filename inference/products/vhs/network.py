@@ -35,13 +35,19 @@ from torch.nn import functional
 from inference.imaging.grey import to_gray8, to_gray8_or_rgb
 from inference.products.vhs.geometry import LANDMARKS
 
-INPUT_SIZE: int = 128
-HEATMAP_SIZE: int = 32
+#: The landmark networks' input side.  192 px, not 128: a vertebra is about a twentieth of
+#: the image, so at 128 px a landmark's position is resolved to a sixth of a vertebra at
+#: best, and VHS is counted in tenths of one (issue 21).
+INPUT_SIZE: int = 192
+HEATMAP_SIZE: int = INPUT_SIZE // 4
+#: The radiograph classifier's input side: telling a radiograph from a photograph needs no
+#: more, and the classifier runs on every image, measured or rejected.
+CLASSIFIER_INPUT_SIZE: int = 128
 OUTPUTS_PER_LANDMARK: int = 3  # x, y, visibility logit
 N_FOLDS: int = 5  # ensemble members, one per training fold
 CLASSIFIER_CHANNELS: int = 2  # luminance, chroma
 
-_ENCODER_STAGES = (24, 32, 48, 64, 96)  # at 64, 32, 16, 8 and 4 px
+_ENCODER_STAGES = (24, 32, 48, 64, 96)  # at 1/2, 1/4, 1/8, 1/16 and 1/32 of the input
 _DECODER_CHANNELS = 48
 _CLASSIFIER_STAGES = (16, 24, 32, 48)
 
@@ -88,12 +94,12 @@ def ensemble_landmarks(members: list[nn.Module], images: torch.Tensor) -> torch.
 class LandmarkNet(nn.Module):
     """``[B, 1, S, S]`` standardised images -> ``[B, 7, 3]``: (x, y) normalised, visibility logit.
 
-    Encoder: a stride-2 stem (128 -> 64), then stages halving the grid down to 4 x 4, where
+    Encoder: a stride-2 stem (192 -> 96), then stages halving the grid down to 6 x 6, where
     every cell sees the whole thorax (needed to tell T4 from T5: one counts vertebrae).
-    Decoder: upsampling with skip connections back to the 32 x 32 heatmaps.  Visibility adds a
-    whole-image term (the flattened 4 x 4 grid: is the point in the frame?) and a local one
+    Decoder: upsampling with skip connections back to the 48 x 48 heatmaps.  Visibility adds a
+    whole-image term (the flattened 6 x 6 grid: is the point in the frame?) and a local one
     (the decoder's features pooled under the landmark's own heatmap: is it discernible?).
-    About 0.43 M parameters (~1.8 MB).
+    About 0.55 M parameters (~2.2 MB).
     """
 
     def __init__(self) -> None:
@@ -124,7 +130,8 @@ class LandmarkNet(nn.Module):
         self.visibility_local = nn.Parameter(torch.zeros(len(LANDMARKS), _DECODER_CHANNELS))
 
     def features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Heatmaps as probability maps ``[B, 7, 32, 32]``, and visibility logits ``[B, 7]``."""
+        """Heatmaps as probability maps ``[B, 7, H, H]`` (``HEATMAP_SIZE``), and visibility
+        logits ``[B, 7]``."""
         coordinates = _coordinates(images.shape[0], images.shape[-1], images)
         x = self.stem(torch.cat([images, coordinates], dim=1))
         skips = []
@@ -191,13 +198,15 @@ def image_to_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def classifier_input(image: Image.Image) -> torch.Tensor:
-    """Any image -> the classifier's ``[2, INPUT_SIZE, INPUT_SIZE]``: luminance and chroma.
+    """Any image -> the classifier's ``[2, S, S]`` (``CLASSIFIER_INPUT_SIZE``): luminance and
+    chroma.
 
     Luminance is scaled to about [-2, 2] but *not* standardised per image: a blank frame must
     stay blank.  Chroma is max - min over R, G, B in [0, 1] (0 for a grey image in any mode).
     """
     # Resized first, converted after: a 40-megapixel RGB copy would cost the worker 120 MB.
-    small_image = to_gray8_or_rgb(image).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+    side = CLASSIFIER_INPUT_SIZE
+    small_image = to_gray8_or_rgb(image).resize((side, side), Image.Resampling.BILINEAR)
     small = np.asarray(small_image.convert("RGB"), np.float32)
     small /= 255.0
     luminance = (small @ np.array([0.299, 0.587, 0.114], np.float32) - 0.5) / 0.25
