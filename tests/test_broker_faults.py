@@ -292,14 +292,16 @@ def test_the_supervisor_starts_a_killed_worker_again(test_database_url):
         os.kill(first, signal.SIGKILL)
         killed = time.monotonic()
         deadline = killed + 90
-        while time.monotonic() < deadline and not (
-            children(supervisor.process.pid) not in ([], [first]) and answers()
-        ):
-            time.sleep(0.2)
-        (second,) = children(supervisor.process.pid)
+        answered = False  # by a new worker: the killed one was the only one
+        while time.monotonic() < deadline and not answered:
+            answered = children(supervisor.process.pid) not in ([], [first]) and answers()
+            time.sleep(0 if answered else 0.2)
+        # Judged on the reply seen in the loop: one more 0.5 s ping on a loaded machine can
+        # miss its reply (CI once failed on exactly that, 5.7 s after the kill).
+        assert answered, "no worker answered within 90 s of the SIGKILL"
         print(f"worker answering again {time.monotonic() - killed:.1f} s after SIGKILL")
+        (second,) = children(supervisor.process.pid)
         assert second != first
-        assert answers()
         assert "exited with status 137" in supervisor.log_text()
 
         supervisor.stop(timeout=20)  # SIGTERM: the worker shuts down and is not restarted
