@@ -59,7 +59,7 @@ def main() -> None:
 
     p50 = {name: statistics.median(values) for name, values in lone.items()}
     ips = {name: statistics.median(values) for name, values in busy.items()}
-    print(f"device: {batched.device}, torch threads: {torch.get_num_threads()}")
+    print(f"device: {batched.status()['device']}, torch threads: {torch.get_num_threads()}")
     print(f"lone image p50: batched {p50['batched']:.1f} ms, unbatched {p50['unbatched']:.1f} ms")
     print(f"  ratio batched/unbatched: {p50['batched'] / p50['unbatched']:.2f}")
     print(
