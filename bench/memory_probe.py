@@ -8,6 +8,12 @@ growth here is the inference path's own and not the broker's, Celery's or the we
 
     .venv/bin/python bench/memory_probe.py [--minutes 7] [--threads 16]
         [--products leukemia,vhs,cxr] [--sample-every 30] [--trace 8]
+        [--stage decode|predict|full]
+
+``--stage`` cuts each request short: ``decode`` decodes the image (within the pixel budget)
+and stops, ``predict`` also runs each of the product's required model groups on the decoded
+item, ``full`` (the default) runs the product's whole pipeline (PNGs, reports).  Comparing
+the three tells which stage's memory grows.
 
 Allocator and library settings are the caller's (``MALLOC_ARENA_MAX=2``,
 ``ONEDNN_PRIMITIVE_CACHE_CAPACITY=0``, ...): run it once per setting and compare.  With
@@ -84,6 +90,23 @@ def cxr_items(n: int) -> list[dict]:
     return items
 
 
+def _decode_only(models, item: dict, deadline: float | None) -> dict:
+    return {}
+
+
+def _predict_only(models, item: dict, deadline: float | None) -> dict:
+    for group in models.required_groups:
+        models.predict(group.name, item, deadline)
+    return {}
+
+
+#: What a request runs after its decode, by ``--stage`` (None: the product's own pipeline).
+STAGES: dict[str, Callable | None] = {
+    "decode": _decode_only,
+    "predict": _predict_only,
+    "full": None,
+}
+
 ITEMS: dict[str, Callable[[int], list[dict]]] = {
     "leukemia": leukemia_items,
     "vhs": vhs_items,
@@ -107,6 +130,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=24, help="distinct images per product")
     parser.add_argument("--sample-every", type=float, default=30.0)
     parser.add_argument("--trace", type=int, default=0, help="tracemalloc frames (0: off)")
+    parser.add_argument("--stage", choices=list(STAGES), default="full")
     args = parser.parse_args()
 
     names = [name for name in args.products.split(",") if name]
@@ -114,8 +138,14 @@ def main() -> None:
     for name, runtime in runtimes.items():
         if not runtime.load():
             raise SystemExit(f"{name}: models not loaded: {runtime.status()['reason']}")
+    if STAGES[args.stage] is not None:
+        for runtime in runtimes.values():
+            runtime._pipeline = STAGES[args.stage]  # a probe's cut: what run() calls after decoding
     work = [(name, item) for name in names for item in ITEMS[name](args.items)]
-    print(f"products {names}, {len(work)} items, {args.threads} threads, pid {os.getpid()}")
+    print(
+        f"products {names}, stage {args.stage}, {len(work)} items, {args.threads} threads, "
+        f"pid {os.getpid()}"
+    )
     print(
         f"environment: MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX')}, "
         f"ONEDNN_PRIMITIVE_CACHE_CAPACITY={os.environ.get('ONEDNN_PRIMITIVE_CACHE_CAPACITY')}"

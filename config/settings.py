@@ -317,6 +317,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
     else {}
 )
+# kombu's Redis transport with its restore-on-close made safe for an outage (the module says
+# why); RabbitMQ's transport is kombu's own.
+CELERY_BROKER_TRANSPORT = (
+    "config.broker_transport:Transport" if CELERY_BROKER_URL.startswith("redis://") else None
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_REDIS_SOCKET_TIMEOUT = 10

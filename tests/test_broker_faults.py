@@ -256,6 +256,41 @@ def test_a_redis_outage_with_tasks_in_flight_leaves_the_worker_running(redis_sta
     assert billable_events() == sum(a.billable for a in [*answers, after])
 
 
+@pytest.mark.parametrize("transport", ["redis", "config.broker_transport:Transport"])
+def test_closing_a_channel_whose_connection_was_detached_does_not_crash_the_worker(transport):
+    """The state kombu's Redis channel is in when Celery closes it after an outage with tasks
+    in flight: pools disconnected, the transport's client gone, deliveries unacknowledged.
+    Stock kombu raises the AttributeError that killed the worker; ours leaves the messages to
+    the visibility-timeout sweep."""
+    from kombu import Connection
+
+    server, url = start_redis()
+    connection = Connection(url, transport=transport)
+    try:
+        channel = connection.channel()
+        channel.qos._delivered["in-flight"] = None  # one unacknowledged delivery
+        channel._disconnect_pools()
+        channel.connection.client = None  # what closing the connection leaves behind
+        if transport == "redis":
+            with pytest.raises(AttributeError, match="hostname"):
+                channel.qos.restore_unacked()
+            channel.qos._delivered.clear()  # kombu's exit hook would raise it again
+        else:
+            channel.qos.restore_unacked()  # no error: restored later by the sweep
+            assert not channel.qos._delivered
+    finally:
+        server.stop()
+
+
+def test_the_redis_broker_uses_the_outage_safe_transport(settings):
+    from config.celery import app
+
+    with app.connection_for_write() as connection:
+        assert settings.CELERY_BROKER_URL.startswith(("redis://", "memory://", "amqp://"))
+        if settings.CELERY_BROKER_URL.startswith("redis://"):
+            assert type(connection.transport).__module__ == "config.broker_transport"
+
+
 # --- Item 1, second line of defence: the supervised worker --------------------------------
 
 
