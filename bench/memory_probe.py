@@ -42,6 +42,7 @@ import django
 
 django.setup()
 
+from bench.runtime_batching import items as leukemia_items  # noqa: E402
 from inference.runtime.product import product as declared  # noqa: E402
 from inference.runtime.serving import ProductRuntime  # noqa: E402
 
@@ -52,15 +53,6 @@ def _png(image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def leukemia_items(n: int) -> list[dict]:
-    from inference.phantoms.leukemia import CLASSES, draw_cell
-
-    return [
-        {"image_bytes": _png(draw_cell(CLASSES[i % len(CLASSES)], seed=80_000 + i).image)}
-        for i in range(n)
-    ]
 
 
 def vhs_items(n: int) -> list[dict]:
@@ -108,7 +100,7 @@ STAGES: dict[str, Callable | None] = {
 }
 
 ITEMS: dict[str, Callable[[int], list[dict]]] = {
-    "leukemia": leukemia_items,
+    "leukemia": leukemia_items,  # PNG cells, the four classes in turn (bench/samples.py)
     "vhs": vhs_items,
     "cxr": cxr_items,
 }

@@ -3,8 +3,6 @@ shipped ensemble's values, which the serving rule and the manifest must agree on
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.conf import settings
 
@@ -16,6 +14,7 @@ from inference.products.vhs.visibility import (
     frame_scores,
     threshold_refusing_at_most,
 )
+from inference.runtime.manifest import read_manifest
 
 
 def test_the_threshold_refuses_at_most_the_allowed_share_of_measurable_frames():
@@ -63,7 +62,6 @@ def test_a_frames_scores_are_its_weakest_vhs_landmark_and_its_atrium_zero_outsid
 
 
 def test_the_shipped_manifest_records_the_thresholds_the_service_applies():
-    manifest = json.loads((settings.MODEL_STORE / "vhs" / "manifest.json").read_text())
-    recorded = manifest["notes"]["training"]["visibility_thresholds"]
+    recorded = read_manifest(settings.MODEL_STORE, "vhs").notes["training"]["visibility_thresholds"]
 
     assert (recorded["vhs"], recorded["vlas"]) == (analysis.VHS_VISIBLE, analysis.VLAS_VISIBLE)
