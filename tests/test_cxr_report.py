@@ -22,8 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
+from inference.imaging.pdf import picture
 from inference.phantoms.cxr import FINDINGS, draw_study
 from inference.products.cxr.report import ReportInput, display_name, render_report
 
@@ -297,6 +298,25 @@ def test_images_of_any_shape_and_mode_embed(mode, shape):
         listing = _poppler("pdfimages", pdf, "-list").splitlines()[2:]
         width, height = (int(value) for value in listing[0].split()[3:5])
         assert (height, width) == shape[:2]  # embedded whole: drawn to its own aspect
+
+
+def test_the_pictures_are_embedded_as_their_jpeg_without_decoding_them_again(monkeypatch):
+    """ReportLab would decode each JPEG only to name it; those buffers grew the worker."""
+    report = example_input(1024)
+    pictures = [picture(report.source_png, "source"), picture(report.heatmap_png, "heatmap")]
+    decoded: list[str] = []
+    load = ImageFile.ImageFile.load
+
+    def counting_load(self):
+        decoded.append(self.format)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    pdf = render_report(report)
+    assert "JPEG" not in decoded  # the PNGs are read once; the JPEGs made from them never
+    for embedded in pictures:
+        assert embedded.jpeg_fh().read() in pdf  # the JPEG's own bytes, as DCTDecode
+    assert _pages(pdf) == 1
 
 
 def test_the_same_input_gives_the_same_bytes_and_the_date_is_the_generation_time():

@@ -16,6 +16,9 @@ its own sections with these:
   ``SOURCE_DATE_EPOCH`` where that is set: the same environment, the same bytes).
 - ``picture`` resamples an image to at most ``IMAGE_MAX_SIDE`` pixels on its longer side
   (about 270 dpi as printed) and embeds it as JPEG at ``JPEG_QUALITY``, deterministically.
+  The JPEG goes into the PDF as it is (``JpegPicture``): ReportLab's own ``ImageReader``
+  decodes every picture again just to name it, and those pixel buffers, about 2.7 MB a
+  picture, were what made a worker drawing reports grow (``docs/reliability.md``, item 13).
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def new_canvas(
 
 
 def image_panel(
-    pdf: Canvas, image: ImageReader, x: float, top: float, width: float, height: float
+    pdf: Canvas, image: JpegPicture, x: float, top: float, width: float, height: float
 ) -> tuple[float, float, float, float]:
     """``image`` centred in a dark box, aspect kept; the drawn ``(x, y, width, height)``."""
     bottom = top - height
@@ -281,7 +284,37 @@ def picture(data: bytes, field: str) -> ImageReader:
         image = image.resize(size, Image.Resampling.LANCZOS)
     encoded = io.BytesIO()
     image.save(encoded, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
-    return ImageReader(io.BytesIO(encoded.getvalue()))
+    return JpegPicture(encoded.getvalue(), image.size)
+
+
+class JpegPicture(ImageReader):
+    """A JPEG that ``Canvas.drawImage`` embeds without decoding it.
+
+    ReportLab names each drawn ``ImageReader`` by a digest of its decoded pixels
+    (``getRGBData``) and then, for a JPEG, embeds the file's own bytes (``jpeg_fh``,
+    ``DCTDecode``).  The decode served only the name; here the name is a digest of the JPEG
+    bytes, which identify the picture as well, and the pixels are never decoded.
+    """
+
+    def __init__(self, jpeg: bytes, size: tuple[int, int]) -> None:
+        # ImageReader.__init__ would open the image with Pillow; set its fields directly.
+        self._ident = None
+        self.fileName = f"jpeg-{len(jpeg)}"
+        self.fp = io.BytesIO(jpeg)
+        self._image = None
+        self._width, self._height = size
+        self._transparent = None
+        self._data = jpeg
+        self._dataA = None
+        self.mode = "JPEG"
+
+    def getRGBData(self) -> bytes:
+        """What ``drawImage`` digests to name the picture: the JPEG's bytes, not its pixels."""
+        return self._data
+
+    def jpeg_fh(self) -> BinaryIO:
+        self.fp.seek(0)
+        return self.fp
 
 
 def letterhead(institution: str, width: float) -> tuple[str, float, str] | None:

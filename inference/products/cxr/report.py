@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from reportlab.lib.colors import Color, HexColor, white
-from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from inference.imaging.pdf import (
@@ -56,6 +55,7 @@ from inference.imaging.pdf import (
     PANEL,
     REGULAR,
     RULE,
+    JpegPicture,
     clean,
     draw_field,
     draw_text,
@@ -275,7 +275,7 @@ def _result_banner(pdf: Canvas, result: str, findings: list[_Finding], top: floa
 
 
 def _image_panel(
-    pdf: Canvas, image: ImageReader | None, x: float, top: float, width: float, height: float
+    pdf: Canvas, image: JpegPicture | None, x: float, top: float, width: float, height: float
 ) -> None:
     bottom = top - height
     if image is None:
@@ -297,7 +297,7 @@ def _image_panel(
     image_panel(pdf, image, x, top, width, height)
 
 
-def _images(pdf: Canvas, source: ImageReader, heatmap: ImageReader | None, top: float) -> float:
+def _images(pdf: Canvas, source: JpegPicture, heatmap: JpegPicture | None, top: float) -> float:
     gap, height = 12.0, 228.0
     width = (CONTENT_WIDTH - gap) / 2
     captions = ("Source image", "Heatmap (class activation)")
