@@ -9,7 +9,8 @@ endpoints.  It checks what issue 20 asks of a long run:
 
 * zero 5xx responses (and no transport error);
 * the resident memory of daphne and of the worker within +10 % of what it was after warm-up;
-* no leaked file descriptors (each process's count when idle, after warm-up and at the end)
+* no leaked file descriptors (each process's count when idle, after warm-up and at the end;
+  pooled Redis and PostgreSQL connections counted apart, bounded by the concurrency)
   and no temporary files left in the servers' ``TMPDIR``;
 * usage events equal to the billable responses exactly, per product, and one usage event
   per answered prediction call.
@@ -208,12 +209,41 @@ def build_mix(base_url: str, key: str, token: str, cxr_input: Path) -> list[Call
     ]
 
 
+#: Remote ports whose connections are pooled (Redis, PostgreSQL): ``main`` adds the private
+#: Redis's.  A pool opens connections up to its peak concurrent use and keeps them, so they
+#: are counted apart from every other descriptor; a leak grows with the requests served.
+POOLED_PORTS: dict[int, str] = {5432: "postgresql"}
+
+
+def _socket_ports(pid: int) -> dict[str, int]:
+    """``socket:[inode]`` -> the remote TCP port of each of the process's connections."""
+    ports = {}
+    for table in ("tcp", "tcp6"):
+        path = Path(f"/proc/{pid}/net/{table}")
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            remote, inode = fields[2], fields[9]
+            ports[f"socket:[{inode}]"] = int(remote.rsplit(":", 1)[1], 16)
+    return ports
+
+
 def process_sample(server: ServerProcess) -> dict[str, int]:
-    """Resident memory (KiB) and open file descriptors of a server process."""
+    """Resident memory (KiB) and open file descriptors of a server process: ``fds`` all of
+    them, ``pooled`` the connections to ``POOLED_PORTS``, ``other`` the rest."""
     pid = server.process.pid
     status = Path(f"/proc/{pid}/status").read_text()
     rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-    return {"rss_kib": rss, "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:  # closed while listed
+            continue
+    ports = _socket_ports(pid)
+    pooled = sum(1 for target in targets if ports.get(target) in POOLED_PORTS)
+    return {"rss_kib": rss, "fds": len(targets), "pooled": pooled, "other": len(targets) - pooled}
 
 
 class MemorySampler(threading.Thread):
@@ -279,7 +309,7 @@ def idle_sample(servers: dict[str, ServerProcess]) -> dict[str, dict[str, int]]:
         readings.append({name: process_sample(server) for name, server in servers.items()})
         time.sleep(1)
     return {
-        name: {key: min(r[name][key] for r in readings) for key in ("rss_kib", "fds")}
+        name: {key: min(r[name][key] for r in readings) for key in readings[0][name]}
         for name in servers
     }
 
@@ -391,17 +421,28 @@ def report(
         "\n| process | RSS after warm-up MiB | RSS at end MiB | growth | fds after warm-up | "
         "fds at end |\n|---|---|---|---|---|---|"
     )
+    # A pool keeps up to its peak concurrent use, whatever the number of requests served: a
+    # request in flight holds at most one connection from the event loop's Redis client and
+    # one from a thread's (cache, payloads, database), and Celery's producer pool keeps up to
+    # its ``broker_pool_limit`` (10).
+    pooled_limit = 2 * args.concurrency + 10
     for name, sample in samples.items():
         before, after = sample["warm"], sample["end"]
         growth = after["rss_kib"] / before["rss_kib"] - 1
         print(
             f"| {name} | {before['rss_kib'] / 1024:.0f} | {after['rss_kib'] / 1024:.0f} | "
-            f"{growth:+.1%} | {before['fds']} | {after['fds']} |"
+            f"{growth:+.1%} | {before['fds']} ({before['pooled']} pooled) | "
+            f"{after['fds']} ({after['pooled']} pooled) |"
         )
         if growth > MEMORY_GROWTH_LIMIT:
             failures.append(f"{name} memory grew {growth:+.1%}")
-        if after["fds"] > before["fds"] + FD_SLACK:
-            failures.append(f"{name} file descriptors {before['fds']} -> {after['fds']}")
+        if after["other"] > before["other"] + FD_SLACK:
+            failures.append(
+                f"{name} descriptors other than pooled connections {before['other']} -> "
+                f"{after['other']}"
+            )
+        if after["pooled"] > pooled_limit:
+            failures.append(f"{name} holds {after['pooled']} pooled connections (> {pooled_limit})")
     if curve:
         names = list(samples)
         print("\nResident memory under load (MiB):\n")
@@ -467,6 +508,7 @@ def main() -> int:
     for folder in (server_tmp, cxr_input, cxr_output):
         folder.mkdir()
     redis_server, redis_url = start_redis()
+    POOLED_PORTS[int(redis_url.rsplit(":", 1)[1].split("/")[0])] = "redis"
     env = platform_env(
         DATABASE_URL,
         redis_url,
