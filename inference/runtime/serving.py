@@ -176,6 +176,17 @@ class ModelGroupRuntime:
             raise InferenceTimeout() from exc
         return self._predictor.postprocess(row, item)
 
+    def predict_inline(self, item: Any) -> dict[str, Any]:
+        """One item through the networks in the caller's thread, no batcher: the in-process
+        limit ``bench/pipeline.py`` compares the served path with (workers never use it)."""
+        if not self.load():
+            raise ModelsNotLoaded(f"{self.product} models are not loaded: {self._reason}")
+        assert self._predictor is not None
+        tensor = self._predictor.preprocess(item)
+        with torch.inference_mode():
+            row = self._predictor.forward(tensor.unsqueeze(0).to(self._device))[0].to("cpu")
+        return self._predictor.postprocess(row, item)
+
     # --- status ----------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -246,18 +257,22 @@ class ProductRuntime:
         """One item through one group's batcher (what pipelines call)."""
         return self.groups[group].predict(item, deadline)
 
-    def run(self, item: dict[str, Any], deadline: float | None = None) -> dict[str, Any]:
+    def run(
+        self, item: dict[str, Any], deadline: float | None = None, *, inline: bool = False
+    ) -> dict[str, Any]:
         """One request: decode its image once (within the process's pixel budget), run the
-        pipeline, say which models answered."""
+        pipeline, say which models answered.  ``inline`` runs every network in the caller's
+        thread instead of through the batchers (``bench/pipeline.py``'s limit)."""
         if not self.load():
             raise ModelsNotLoaded(f"{self.name} models are not loaded: {self._reason()}")
+        models: Any = _Inline(self) if inline else self
         # The decoded pixels count against the process's budget until the block ends.
         with self._decoded(item, deadline) as decoded:
             if self._pipeline is not None:
-                result = self._pipeline(self, decoded, deadline)
+                result = self._pipeline(models, decoded, deadline)
             else:
                 (only,) = self.groups
-                result = self.predict(only, decoded, deadline)
+                result = models.predict(only, decoded, deadline)
         result["model"] = self.model_info()
         return result
 
@@ -310,3 +325,19 @@ class ProductRuntime:
                 "max_wait_ms": batching[0]["max_wait_ms"],
             }
         return status
+
+
+class _Inline:
+    """A product's runtime as a pipeline sees it, every network run in the caller's thread."""
+
+    def __init__(self, runtime: ProductRuntime) -> None:
+        self.runtime = runtime
+
+    def available(self, group: str) -> bool:
+        return self.runtime.available(group)
+
+    def model_info(self) -> dict[str, Any]:
+        return self.runtime.model_info()
+
+    def predict(self, group: str, item: Any, deadline: float | None = None) -> dict[str, Any]:
+        return self.runtime.groups[group].predict_inline(item)

@@ -1,0 +1,281 @@
+"""Load against a live platform: throughput and latency by concurrency, embedded and distributed.
+
+Starts each target itself, as a user would run it, on this machine:
+
+* ``embedded``: ``make run``'s mode: one daphne, SQLite, tasks run eagerly in its process;
+* ``distributed``: daphne + a private ``redis-server`` + one Celery worker, PostgreSQL
+  (a fresh ``medimg_bench`` database on the machine's server);
+
+creates a customer and an API key with ``manage.py``, and sends the same image
+(``bench/samples.py``) to each endpoint from an async load generator (httpx): VHS
+single-image predict without render, and leukemia base64 predict.  For each target,
+endpoint and concurrency it reports throughput, p50/p95/p99, errors, answers that were 200
+but carry a ``billing_error``, and the load generator's own CPU use (share of one core: the
+generator shares the machine with the servers).
+
+    .venv/bin/python bench/load.py [--targets embedded distributed] [--concurrency 1 32]
+        [--requests 48] [--json out.json] [--plot out.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+import httpx  # noqa: E402
+
+from bench.samples import leukemia_png, vhs_png  # noqa: E402
+from tests.servers import (  # noqa: E402
+    ServerProcess,
+    platform_env,
+    start_celery_worker,
+    start_daphne,
+    start_redis,
+)
+
+DISTRIBUTED_DATABASE = "medimg_bench"
+#: Requests per concurrency level are at least this many times the concurrency.
+ROUNDS_PER_CLIENT = 4
+
+
+@dataclass
+class Endpoint:
+    name: str
+    path: str
+    body: dict
+
+
+def endpoints() -> list[Endpoint]:
+    vhs = base64.b64encode(vhs_png()).decode("ascii")
+    cell = base64.b64encode(leukemia_png()).decode("ascii")
+    return [
+        Endpoint("vhs predict", "/vhs/v3/predict", {"image": vhs, "render": False}),
+        Endpoint("leukemia predict", "/leukemia/predict", {"image_base64": cell}),
+    ]
+
+
+@dataclass
+class Stack:
+    """A running target: its base URL, an API key, and the processes to stop."""
+
+    name: str
+    base_url: str
+    key: str
+    processes: list[ServerProcess] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
+def manage(env: dict[str, str], *arguments: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return completed.stdout
+
+
+def api_key(env: dict[str, str]) -> str:
+    """A fresh customer's raw API key (``create_customer``, then ``create_api_key``)."""
+    name = f"Bench clinic {uuid.uuid4().hex[:6]}"
+    manage(env, "create_customer", name)
+    return manage(env, "create_api_key", name).strip().splitlines()[-1]
+
+
+def start_stack(name: str, scratch: Path) -> Stack:
+    folder = scratch / name
+    (folder / "tmp").mkdir(parents=True)
+    extra = {
+        "TMPDIR": str(folder / "tmp"),
+        "LEUKEMIA_KEY_RATE": "1000000/min",
+        "LEUKEMIA_ANON_RATE": "1000000/min",
+    }
+    processes: list[ServerProcess] = []
+    try:
+        if name == "embedded":
+            env = platform_env(f"sqlite:///{folder / 'db.sqlite3'}", None, **extra)
+        else:
+            redis, redis_url = start_redis()
+            processes.append(redis)
+            for statement in (
+                f"DROP DATABASE IF EXISTS {DISTRIBUTED_DATABASE}",
+                f"CREATE DATABASE {DISTRIBUTED_DATABASE}",
+            ):
+                subprocess.run(
+                    ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", statement],
+                    check=True,
+                    capture_output=True,
+                )
+            database = f"postgres://postgres@127.0.0.1:5432/{DISTRIBUTED_DATABASE}"
+            env = platform_env(database, redis_url, **extra)
+        manage(env, "migrate", "--no-input", "-v", "0")
+        key = api_key(env)
+        if name == "distributed":
+            processes.append(start_celery_worker(env, redis_url, options=())[0])
+        daphne, base_url = start_daphne(env)
+        processes.append(daphne)
+    except BaseException:
+        for process in reversed(processes):
+            process.stop()
+        raise
+    return Stack(name, base_url, key, processes)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def load(stack: Stack, endpoint: Endpoint, concurrency: int, requests: int) -> dict:
+    """``requests`` calls from ``concurrency`` clients; what they measured."""
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    billing_errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(requests):
+        queue.put_nowait(index)
+    headers = {"x-api-key": stack.key}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal billing_errors
+        while not queue.empty():
+            queue.get_nowait()
+            started = time.perf_counter()
+            try:
+                response = await http.post(endpoint.path, json=endpoint.body, headers=headers)
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] += 1
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[response.status_code] += 1
+            if response.status_code == 200 and "billing_error" in response.text:
+                billing_errors += 1
+
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=300, limits=limits) as http:
+        # Warm: every connection opened and the first (slow) requests out of the figures.
+        await asyncio.gather(
+            *(
+                http.post(endpoint.path, json=endpoint.body, headers=headers)
+                for _ in range(min(concurrency, 4))
+            )
+        )
+        cpu, started = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {
+        "target": stack.name,
+        "endpoint": endpoint.name,
+        "concurrency": concurrency,
+        "requests": requests,
+        "req_per_s": round(len(latencies) / wall, 2),
+        "p50_ms": round(percentile(latencies, 0.50), 1) if latencies else None,
+        "p95_ms": round(percentile(latencies, 0.95), 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "statuses": dict(statuses),
+        "errors": dict(errors),
+        "billing_errors": billing_errors,
+        "load_generator_cpu_share": round(cpu / wall, 3),
+    }
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Throughput and p50/p99 latency against concurrency, one line per target and endpoint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    series = sorted({(row["target"], row["endpoint"]) for row in rows})
+    for target, endpoint in series:
+        points = sorted(
+            (r for r in rows if (r["target"], r["endpoint"]) == (target, endpoint)),
+            key=lambda r: r["concurrency"],
+        )
+        levels = [r["concurrency"] for r in points]
+        label = f"{target}: {endpoint}"
+        left.plot(levels, [r["req_per_s"] for r in points], marker="o", label=label)
+        (line,) = right.plot(levels, [r["p50_ms"] for r in points], marker="o", label=label)
+        right.plot(levels, [r["p99_ms"] for r in points], ls="--", color=line.get_color())
+    left.set(xlabel="concurrency", ylabel="requests / s", title="Throughput", xscale="log")
+    right.set(
+        xlabel="concurrency",
+        ylabel="ms",
+        title="Latency (p50 solid, p99 dashed)",
+        xscale="log",
+        yscale="log",
+    )
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        default=["embedded", "distributed"],
+        choices=["embedded", "distributed"],
+    )
+    parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 32])
+    parser.add_argument("--requests", type=int, default=48, help="at least, per level")
+    parser.add_argument("--endpoints", nargs="+", default=None, help="names, e.g. 'vhs predict'")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--plot", type=Path)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="medimg-load-"))
+    chosen = [e for e in endpoints() if args.endpoints is None or e.name in args.endpoints]
+    rows = []
+    try:
+        for target in args.targets:
+            stack = start_stack(target, scratch)
+            try:
+                for endpoint in chosen:
+                    for level in args.concurrency:
+                        count = max(args.requests, ROUNDS_PER_CLIENT * level)
+                        row = asyncio.run(load(stack, endpoint, level, count))
+                        rows.append(row)
+                        print(json.dumps(row), flush=True)
+            finally:
+                stack.stop()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps({"cores": os.cpu_count(), "rows": rows}, indent=2))
+    if args.plot:
+        plot(rows, args.plot)
+    failed = [r for r in rows if r["errors"] or r["billing_errors"] or set(r["statuses"]) - {200}]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
