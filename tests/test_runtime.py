@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -10,10 +11,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from config.celery import app as celery_app
 from inference.runtime import registry
 from inference.runtime.batching import MicroBatcher
 from inference.runtime.device import choose_device
-from inference.runtime.dispatch import unwrap
+from inference.runtime.dispatch import run_task, unwrap
 from inference.runtime.errors import (
     DeadlineExceeded,
     InferenceFailed,
@@ -424,3 +426,42 @@ def test_a_downloaded_file_with_the_wrong_checksum_is_removed(tmp_path):
     with pytest.raises(ValueError, match="checksum mismatch"):
         fetch_product(tmp_path, "hubbed", downloader=tampered_hub)
     assert not (directory / "w.pt").exists()
+
+
+def test_inline_runs_the_same_networks_in_the_callers_thread_without_the_batcher(tiny):
+    assert tiny.load() is True
+    served = tiny.run({"x": [0.25, 3.0]})
+    batches = tiny.status()["batching"]["batches"]
+
+    inline = tiny.run({"x": [0.25, 3.0]}, inline=True)
+
+    assert inline == served
+    assert tiny.status()["batching"]["batches"] == batches  # no forward pass went through it
+
+
+# --- eager tasks (make run) -------------------------------------------------------------------
+
+_EAGER_PARTIES = 16
+_eager_barrier = threading.Barrier(_EAGER_PARTIES)
+
+
+@celery_app.task(name="tests.test_runtime.meet_in_eager_threads")
+def meet_in_eager_threads() -> dict:
+    """Waits until 16 eager tasks run at once: a pool of fewer threads never gets there."""
+    _eager_barrier.wait(timeout=10)
+    return {"ok": True, "result": threading.current_thread().name}
+
+
+def test_eager_tasks_run_together_in_their_own_pool_not_the_event_loops_executor(settings):
+    """The loop's default executor (a few threads, shared with the views' database and
+    decoding calls) held 32 concurrent eager requests to a few at a time (issue 22)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_WORKER_CONCURRENCY = _EAGER_PARTIES
+
+    async def together() -> list[str]:
+        return await asyncio.gather(*(run_task(meet_in_eager_threads) for _ in range(16)))
+
+    names = asyncio.run(together())
+
+    assert all(name.startswith("eager-task") for name in names)
+    assert len(set(names)) == _EAGER_PARTIES
