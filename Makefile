@@ -10,7 +10,7 @@ PORT ?= 8000
 # With SECRET_KEY unset, `make run` uses a key made once for this checkout (var/secret_key).
 SECRET_KEY_FILE := var/secret_key
 
-.PHONY: run worker worker-supervised beat test soak lint format install install-dev secret-key screenshots
+.PHONY: run worker worker-supervised beat test soak bench lint format install install-dev secret-key screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,14 @@ test: install-dev
 soak: install-dev
 	$(BIN)/python bench/soak.py
 	FUZZ_EXAMPLES=150 $(BIN)/pytest -p no:cacheprovider tests/test_fuzz_schema.py --timeout 3000
+
+# The performance set (issue 22, about 10 minutes here): the in-process limit, then embedded
+# and distributed stacks under load, in one run; rewrites docs/benchmarks.md's measured section.
+bench: install-dev
+	mkdir -p docs/benchmarks
+	$(BIN)/python bench/pipeline.py --json docs/benchmarks/pipeline.json
+	$(BIN)/python bench/load.py --json docs/benchmarks/load.json --plot docs/benchmarks/load.png
+	$(BIN)/python bench/report.py docs/benchmarks/pipeline.json docs/benchmarks/load.json
 
 # Retake the pages' screenshots in docs/screenshots/ (the browser tests, against a live stack).
 screenshots: install-dev

@@ -103,10 +103,11 @@ def api_key(env: dict[str, str]) -> str:
     return manage(env, "create_api_key", name).strip().splitlines()[-1]
 
 
-def start_stack(name: str, scratch: Path) -> Stack:
-    folder = scratch / name
+def start_stack(name: str, scratch: Path, server_env: dict[str, str] | None = None) -> Stack:
+    folder = scratch / f"{name}-{uuid.uuid4().hex[:6]}"
     (folder / "tmp").mkdir(parents=True)
     extra = {
+        **(server_env or {}),
         "TMPDIR": str(folder / "tmp"),
         "LEUKEMIA_KEY_RATE": "1000000/min",
         "LEUKEMIA_ANON_RATE": "1000000/min",
@@ -248,16 +249,24 @@ def main() -> int:
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--requests", type=int, default=48, help="at least, per level")
     parser.add_argument("--endpoints", nargs="+", default=None, help="names, e.g. 'vhs predict'")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the servers (repeatable), e.g. OMP_NUM_THREADS=1",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
 
     scratch = Path(tempfile.mkdtemp(prefix="medimg-load-"))
     chosen = [e for e in endpoints() if args.endpoints is None or e.name in args.endpoints]
     rows = []
     try:
         for target in args.targets:
-            stack = start_stack(target, scratch)
+            stack = start_stack(target, scratch, server_env)
             try:
                 for endpoint in chosen:
                     for level in args.concurrency:
