@@ -73,10 +73,12 @@ soak: install-dev
 	$(BIN)/python bench/soak.py
 	FUZZ_EXAMPLES=150 $(BIN)/pytest -p no:cacheprovider tests/test_fuzz_schema.py --timeout 3000
 
-# The performance set (issue 22, about 10 minutes here): the in-process limit, then embedded
-# and distributed stacks under load, in one run; rewrites docs/benchmarks.md's measured section.
+# The performance set (issue 22, about 12 minutes here): the in-process limit, then LitServe
+# (the peer, its packages kept in var/peer-site), embedded and distributed stacks under load,
+# in one run; rewrites docs/benchmarks.md's measured section.
 bench: install-dev
 	mkdir -p docs/benchmarks
+	$(BIN)/pip install --quiet --target var/peer-site -r bench/peer/requirements.txt
 	$(BIN)/python bench/pipeline.py --json docs/benchmarks/pipeline.json
 	$(BIN)/python bench/load.py --json docs/benchmarks/load.json --plot docs/benchmarks/load.png
 	$(BIN)/python bench/report.py docs/benchmarks/pipeline.json docs/benchmarks/load.json

@@ -5,6 +5,8 @@ Starts each target itself, as a user would run it, on this machine:
 * ``embedded``: ``make run``'s mode: one daphne, SQLite, tasks run eagerly in its process;
 * ``distributed``: daphne + a private ``redis-server`` + one Celery worker, PostgreSQL
   (a fresh ``medimg_bench`` database on the machine's server);
+* ``litserve``: the peer, LitServe serving the same models on the same paths
+  (``bench/peer/server.py``);
 
 creates a customer and an API key with ``manage.py``, and sends the same image
 (``bench/samples.py``) to each endpoint from an async load generator (httpx): VHS
@@ -13,7 +15,7 @@ endpoint and concurrency it reports throughput, p50/p95/p99, errors, answers tha
 but carry a ``billing_error``, and the load generator's own CPU use (share of one core: the
 generator shares the machine with the servers).
 
-    .venv/bin/python bench/load.py [--targets embedded distributed] [--concurrency 1 32]
+    .venv/bin/python bench/load.py [--targets litserve embedded distributed] [--concurrency 1 32]
         [--requests 48] [--json out.json] [--plot out.png]
 """
 
@@ -39,10 +41,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 import httpx  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from bench.samples import leukemia_png, vhs_png  # noqa: E402
 from tests.servers import (  # noqa: E402
     ServerProcess,
+    free_port,
     platform_env,
     start_celery_worker,
     start_daphne,
@@ -50,6 +54,8 @@ from tests.servers import (  # noqa: E402
 )
 
 DISTRIBUTED_DATABASE = "medimg_bench"
+#: The servers' /metrics token (config.metrics): the harness reads server time and batches.
+METRICS_TOKEN = "bench-metrics-token"
 #: Requests per concurrency level are at least this many times the concurrency.
 ROUNDS_PER_CLIENT = 4
 
@@ -59,14 +65,15 @@ class Endpoint:
     name: str
     path: str
     body: dict
+    product: str
 
 
 def endpoints() -> list[Endpoint]:
     vhs = base64.b64encode(vhs_png()).decode("ascii")
     cell = base64.b64encode(leukemia_png()).decode("ascii")
     return [
-        Endpoint("vhs predict", "/vhs/v3/predict", {"image": vhs, "render": False}),
-        Endpoint("leukemia predict", "/leukemia/predict", {"image_base64": cell}),
+        Endpoint("vhs predict", "/vhs/v3/predict", {"image": vhs, "render": False}, "vhs"),
+        Endpoint("leukemia predict", "/leukemia/predict", {"image_base64": cell}, "leukemia"),
     ]
 
 
@@ -78,6 +85,25 @@ class Stack:
     base_url: str
     key: str
     processes: list[ServerProcess] = field(default_factory=list)
+    #: Where the inference series are: the web process (embedded) or the worker's exporter.
+    inference_metrics_url: str = ""
+
+    def scrape(self, url: str) -> dict[tuple[str, frozenset], float]:
+        headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        text = httpx.get(url, headers=headers, timeout=30).text
+        return {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    def metrics(self) -> dict[str, dict]:
+        if not self.inference_metrics_url:  # the peer publishes none
+            return {"web": {}, "inference": {}}
+        return {
+            "web": self.scrape(f"{self.base_url}/metrics"),
+            "inference": self.scrape(self.inference_metrics_url),
+        }
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -103,11 +129,47 @@ def api_key(env: dict[str, str]) -> str:
     return manage(env, "create_api_key", name).strip().splitlines()[-1]
 
 
+PEER_SITE = REPO_ROOT / "var" / "peer-site"
+
+
+def start_peer(server_env: dict[str, str]) -> Stack:
+    """LitServe serving the same models (``bench/peer/server.py``), from ``PEER_SITE``."""
+    if not (PEER_SITE / "litserve").is_dir():
+        raise SystemExit(
+            f"LitServe is not installed in {PEER_SITE}: pip install --target {PEER_SITE} "
+            "-r bench/peer/requirements.txt (make bench does)"
+        )
+    port = free_port()
+    env = platform_env(
+        f"sqlite:///{PEER_SITE / 'unused.sqlite3'}",
+        None,
+        **server_env,
+        PYTHONPATH=os.pathsep.join([str(PEER_SITE), str(REPO_ROOT)]),
+    )
+    peer = ServerProcess(
+        "litserve", [sys.executable, "bench/peer/server.py", "--port", str(port)], env
+    )
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).text == "ok"
+        except httpx.HTTPError:
+            return False
+
+    peer.start(ready=ready, timeout=180)
+    return Stack("litserve", f"http://127.0.0.1:{port}", "", [peer])
+
+
 def start_stack(name: str, scratch: Path, server_env: dict[str, str] | None = None) -> Stack:
     folder = scratch / f"{name}-{uuid.uuid4().hex[:6]}"
     (folder / "tmp").mkdir(parents=True)
+    if name == "litserve":
+        return start_peer(server_env or {})
+    metrics_port = free_port()
     extra = {
         **(server_env or {}),
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "WORKER_METRICS_PORT": str(metrics_port),
         "TMPDIR": str(folder / "tmp"),
         "LEUKEMIA_KEY_RATE": "1000000/min",
         "LEUKEMIA_ANON_RATE": "1000000/min",
@@ -140,7 +202,10 @@ def start_stack(name: str, scratch: Path, server_env: dict[str, str] | None = No
         for process in reversed(processes):
             process.stop()
         raise
-    return Stack(name, base_url, key, processes)
+    inference = (
+        f"{base_url}/metrics" if name == "embedded" else f"http://127.0.0.1:{metrics_port}/metrics"
+    )
+    return Stack(name, base_url, key, processes, inference)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -148,8 +213,48 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def load(stack: Stack, endpoint: Endpoint, concurrency: int, requests: int) -> dict:
-    """``requests`` calls from ``concurrency`` clients; what they measured."""
+def _delta(before: dict, after: dict, name: str, match: dict[str, str]) -> tuple[float, float]:
+    """(sum, count) of histogram ``name`` over the series whose labels include ``match``."""
+    totals = []
+    for suffix in ("_sum", "_count"):
+        total = 0.0
+        for (sample, labels), value in after.items():
+            if sample == name + suffix and set(match.items()) <= labels:
+                total += value - before.get((sample, labels), 0.0)
+        totals.append(total)
+    return totals[0], totals[1]
+
+
+def server_side(stack: Stack, endpoint: Endpoint, before: dict, after: dict) -> dict:
+    """What the servers' /metrics say about one level: server time per request, and the
+    items per forward pass each of the product's model groups formed."""
+    total, count = _delta(
+        before["web"], after["web"], "medimg_http_request_seconds", {"route": endpoint.path}
+    )
+    groups = {
+        dict(labels)["group"]
+        for (sample, labels) in after["inference"]
+        if sample == "medimg_inference_batch_size_count" and ("product", endpoint.product) in labels
+    }
+    batches = {}
+    for group in sorted(groups):
+        match = {"product": endpoint.product, "group": group}
+        items, passes = _delta(
+            before["inference"], after["inference"], "medimg_inference_batch_size", match
+        )
+        if passes:
+            batches[group] = round(items / passes, 2)
+    return {
+        "server_ms": round(total / count * 1000, 1) if count else None,
+        "items_per_forward_pass": batches,
+    }
+
+
+async def load(
+    stack: Stack, endpoint: Endpoint, concurrency: int, requests: int
+) -> tuple[dict, dict]:
+    """``requests`` calls from ``concurrency`` clients: the servers' metrics before the timed
+    calls (after a warm-up), and what the calls measured."""
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     errors: Counter[str] = Counter()
@@ -157,7 +262,7 @@ async def load(stack: Stack, endpoint: Endpoint, concurrency: int, requests: int
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(requests):
         queue.put_nowait(index)
-    headers = {"x-api-key": stack.key}
+    headers = {"x-api-key": stack.key} if stack.key else {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     async def client(http: httpx.AsyncClient) -> None:
@@ -183,10 +288,11 @@ async def load(stack: Stack, endpoint: Endpoint, concurrency: int, requests: int
                 for _ in range(min(concurrency, 4))
             )
         )
+        before = stack.metrics()  # after the warm-up, so it is not in the server-side figures
         cpu, started = time.process_time(), time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(concurrency)))
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return {
+    return before, {
         "target": stack.name,
         "endpoint": endpoint.name,
         "concurrency": concurrency,
@@ -243,8 +349,8 @@ def main() -> int:
     parser.add_argument(
         "--targets",
         nargs="+",
-        default=["embedded", "distributed"],
-        choices=["embedded", "distributed"],
+        default=["litserve", "embedded", "distributed"],
+        choices=["litserve", "embedded", "distributed"],
     )
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--requests", type=int, default=48, help="at least, per level")
@@ -271,7 +377,8 @@ def main() -> int:
                 for endpoint in chosen:
                     for level in args.concurrency:
                         count = max(args.requests, ROUNDS_PER_CLIENT * level)
-                        row = asyncio.run(load(stack, endpoint, level, count))
+                        before, row = asyncio.run(load(stack, endpoint, level, count))
+                        row.update(server_side(stack, endpoint, before, stack.metrics()))
                         rows.append(row)
                         print(json.dumps(row), flush=True)
             finally:

@@ -40,6 +40,39 @@ def row(rows: list[dict], target: str, endpoint: str, concurrency: int) -> dict 
     return None
 
 
+def _batches(groups: dict | None) -> str:
+    return ", ".join(f"{group} {size}" for group, size in (groups or {}).items()) or "—"
+
+
+def peer_lines(rows: list[dict], product: str, endpoint: str, limit: dict) -> list[str]:
+    """The peer targets: LitServe's own validity, then each mode against it."""
+    lines = []
+    peer_lone, peer_busy = row(rows, "litserve", endpoint, 1), row(rows, "litserve", endpoint, 32)
+    if peer_lone is None or peer_busy is None:
+        return lines
+    fastest = limit["fastest one-thread p50 ms"]
+    lines.append(
+        f"| {product} | LitServe c=1 p50 / fastest in-process (else the comparison is void) | "
+        f"<= 1.2 | **{peer_lone['p50_ms'] / fastest:.2f}** |"
+    )
+    for target, goal in (("embedded", 1.0), ("distributed", 0.8)):
+        for level, peer in ((1, peer_lone), (32, peer_busy)):
+            mine = row(rows, target, endpoint, level)
+            if mine is None or (target == "distributed" and level == 1):
+                continue
+            lines.append(
+                f"| {product} | {target} c={level} req/s / LitServe's | >= {goal} | "
+                f"**{mine['req_per_s'] / peer['req_per_s']:.2f}** "
+                f"({mine['req_per_s']} / {peer['req_per_s']}) |"
+            )
+            if target == "embedded":
+                lines.append(
+                    f"| {product} | embedded c={level} p99 / LitServe's | <= 1.2 | "
+                    f"**{mine['p99_ms'] / peer['p99_ms']:.2f}** |"
+                )
+    return lines
+
+
 def render(pipeline: dict, load: dict) -> str:
     rows = load["rows"]
     today = datetime.date.today().isoformat()
@@ -58,14 +91,16 @@ def render(pipeline: dict, load: dict) -> str:
     lines += [
         "### Over HTTP (`bench/load.py`)",
         "",
-        "| target | endpoint | concurrency | req/s | p50 ms | p95 ms | p99 ms | statuses | "
-        "billing errors | load generator CPU (one core) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| target | endpoint | concurrency | req/s | p50 ms | p95 ms | p99 ms | server ms "
+        "(mean) | items per forward pass | statuses | billing errors | load generator CPU "
+        "(one core) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['target']} | {r['endpoint']} | {r['concurrency']} | {r['req_per_s']} | "
-            f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['statuses']} | "
+            f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r.get('server_ms')} | "
+            f"{_batches(r.get('items_per_forward_pass'))} | {r['statuses']} | "
             f"{r['billing_errors']} | {r['load_generator_cpu_share']:.0%} |"
         )
     lines += [
@@ -96,6 +131,7 @@ def render(pipeline: dict, load: dict) -> str:
                     f"| {product} | {target} c=32 req/s / best in-process | >= 0.8 | "
                     f"**{ratio:.2f}** ({busy['req_per_s']} / {limit['best saturated req/s']}) |"
                 )
+        lines += peer_lines(rows, product, endpoint, limit)
         embedded, distributed = (row(rows, t, endpoint, 1) for t in ("embedded", "distributed"))
         if embedded and distributed:
             extra = distributed["p50_ms"] - embedded["p50_ms"]

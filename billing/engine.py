@@ -42,6 +42,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, Customer
 from billing.models import CallType, Reason, UsageEvent
 from billing.rules import ValueRule, rule_for
+from config.metrics import BILLING_DECISIONS, BILLING_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +190,9 @@ def record(
             "billing failed; prediction returned unbilled",
             extra={"customer_id": customer.pk, "endpoint": endpoint},
         )
+        BILLING_ERRORS.labels(product).inc()
         return _billing_error(call)
+    BILLING_DECISIONS.labels(product, decision.reason).inc()
     if event.billable and event.rate and customer.stripe_customer_id and settings.STRIPE_API_KEY:
         from billing.tasks import report_usage_event
 

@@ -29,6 +29,9 @@ def _start_worker(**_: object) -> None:
 
     require_secret_key()
     _load_models()
+    from config.metrics import start_worker_exporter
+
+    start_worker_exporter()
 
 
 @worker_process_init.connect

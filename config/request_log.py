@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
+from config.metrics import observe_request
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -86,7 +88,9 @@ class RequestLogMiddleware:
         return current_request_id.set(request_id), request.started_at
 
     def _end(self, request: HttpRequest, response: HttpResponse, started: float) -> HttpResponse:
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        seconds = time.perf_counter() - started
+        duration_ms = round(seconds * 1000, 2)
+        observe_request(request, response.status_code, seconds)
         response[REQUEST_ID_HEADER] = request.request_id
         logger.info(
             "request",

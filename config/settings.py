@@ -282,6 +282,12 @@ CELERY_WORKER_POOL = "threads"
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=16)
 # The contracts allow 300 s per request; a task past it is stopped, the web tier answers.
 REQUEST_TIMEOUT_SECONDS = env.int("REQUEST_TIMEOUT_SECONDS", default=300)
+
+# Prometheus metrics (config.metrics): GET /metrics for staff, or for a scraper sending
+# "Authorization: Bearer <METRICS_TOKEN>"; a worker serves its own on WORKER_METRICS_PORT.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDRESS = env.str("WORKER_METRICS_ADDRESS", default="127.0.0.1")
 # With no worker answering a ping, a prediction fails at once (503, Retry-After) rather than
 # waiting out REQUEST_TIMEOUT_SECONDS in the queue; false lets requests queue until a worker
 # starts (a deployment that starts its web tier first, or a test proving queueing).

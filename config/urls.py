@@ -12,6 +12,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.token_views import ThrottledTokenObtainPairView, ThrottledTokenRefreshView
 from config.health import HealthView
+from config.metrics import metrics_view
 from inference.api.views import UnknownPathView
 from inference.runtime.product import products
 
@@ -19,6 +20,7 @@ PLATFORM_PATTERNS = [
     # The staff web pages: /, /login/, /logout/, /try/... (web/urls.py).
     path("", include("web.urls")),
     path("health/", HealthView.as_view(), name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its initialiser as a script of its own: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -19,6 +19,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
+from config.metrics import TASK_SECONDS
 from inference import worker_control  # noqa: F401  (registers the control commands)
 from inference.runtime import payloads, registry
 from inference.runtime.errors import OUTAGE_ERRORS, BackendUnavailable, InferenceError
@@ -67,8 +68,6 @@ def predict(product: str, item: Any, deadline: float | None = None) -> dict[str,
             "ok": False,
             "error": {"code": "INFERENCE_FAILED", "message": "unexpected error on the worker"},
         }
-    return {
-        "ok": True,
-        "result": result,
-        "worker_ms": round((time.perf_counter() - started) * 1000, 2),
-    }
+    seconds = time.perf_counter() - started
+    TASK_SECONDS.labels(product).observe(seconds)
+    return {"ok": True, "result": result, "worker_ms": round(seconds * 1000, 2)}

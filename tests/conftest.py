@@ -14,7 +14,13 @@ import redis
 from django.db.migrations.loader import MigrationLoader
 
 from tests import services
-from tests.servers import ServerProcess, platform_env, start_celery_worker, start_daphne
+from tests.servers import (
+    ServerProcess,
+    free_port,
+    platform_env,
+    start_celery_worker,
+    start_daphne,
+)
 
 # Responses the API tests receive are checked against the published schema (its docstring);
 # the browser tests' fixtures (a logged-in Chromium page on a live platform).
@@ -85,6 +91,8 @@ class PlatformStack:
     # The folders the servers may read chest X-ray studies from and write outputs to.
     cxr_input: Path
     cxr_output: Path
+    # The worker's Prometheus exporter (WORKER_METRICS_PORT).
+    worker_metrics_url: str = ""
 
 
 @pytest.fixture(scope="session")
@@ -95,11 +103,13 @@ def platform_stack(
     cxr_input, cxr_output = files / "cxr-input", files / "cxr-output"
     cxr_input.mkdir()
     cxr_output.mkdir()
+    metrics_port = free_port()
     env = platform_env(
         test_database_url,
         redis_url,
         CXR_INPUT_ROOTS=str(cxr_input),
         CXR_OUTPUT_ROOTS=str(cxr_output),
+        WORKER_METRICS_PORT=str(metrics_port),
     )
     worker, worker_name = start_celery_worker(env, redis_url)
     try:
@@ -107,7 +117,16 @@ def platform_stack(
     except Exception:
         worker.stop()
         raise
-    yield PlatformStack(base_url, daphne, worker, worker_name, redis_url, cxr_input, cxr_output)
+    yield PlatformStack(
+        base_url,
+        daphne,
+        worker,
+        worker_name,
+        redis_url,
+        cxr_input,
+        cxr_output,
+        f"http://127.0.0.1:{metrics_port}/metrics",
+    )
     daphne.stop()
     worker.stop()
 

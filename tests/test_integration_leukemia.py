@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from inference.phantoms.leukemia import draw_cell
 from tests.health_access import staff_headers
@@ -75,6 +76,35 @@ def test_a_prediction_runs_on_the_worker_not_in_the_web_process(platform_stack):
     assert image_b64[100:160] not in platform_stack.worker.log_text()
     assert image_b64[100:160] not in platform_stack.daphne.log_text()
     assert "[redacted]" in platform_stack.worker.log_text()
+
+
+def test_the_worker_exports_its_batches_tasks_and_models_to_prometheus(platform_stack):
+    def scrape() -> dict:
+        text = requests.get(platform_stack.worker_metrics_url, timeout=10).text
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    group = frozenset({("product", "leukemia"), ("group", "classifier")})
+    task = frozenset({("product", "leukemia")})
+    before = scrape()
+    response = requests.post(
+        f"{platform_stack.base_url}/leukemia/predict",
+        json={"image_base64": png_b64("Early", 8)},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    after = scrape()
+
+    assert after[("medimg_models_loaded", group)] == 1
+    assert after[("medimg_inference_task_seconds_count", task)] == (
+        before.get(("medimg_inference_task_seconds_count", task), 0) + 1
+    )
+    assert after[("medimg_inference_batch_size_count", group)] >= (
+        before[("medimg_inference_batch_size_count", group)] + 1
+    )
 
 
 def test_64_concurrent_requests_wait_together_without_holding_threads(test_database_url):

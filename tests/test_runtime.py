@@ -465,3 +465,10 @@ def test_eager_tasks_run_together_in_their_own_pool_not_the_event_loops_executor
 
     assert all(name.startswith("eager-task") for name in names)
     assert len(set(names)) == _EAGER_PARTIES
+
+
+def test_several_requests_run_inline_together_give_the_served_answers(tiny):
+    items = [{"x": [float(i), -1.0]} for i in range(3)]
+    served = [tiny.run(item) for item in items]
+
+    assert tiny.run_inline(items) == served

@@ -48,6 +48,7 @@ class _Pending(Generic[T, R]):
     item: T
     deadline: float | None
     future: Future[R] = field(default_factory=Future)
+    queued_at: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -87,13 +88,16 @@ class MicroBatcher(Generic[T, R]):
         max_batch_size: int = 16,
         max_wait_s: float = 0.005,
         name: str = "batcher",
+        labels: tuple[str, str] | None = None,
     ) -> None:
+        """``labels`` (product, group) name this batcher's metrics (``config.metrics``)."""
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
         self.run_batch = run_batch
         self.max_batch_size = max_batch_size
         self.max_wait_s = max(0.0, max_wait_s)
         self.stats = BatchStats()
+        self._metrics = None if labels is None else _BatchMetrics(labels)
         self._expected = 0
         self._expected_lock = threading.Lock()
         self._queue: queue.Queue[_Pending[T, R] | None] = queue.Queue()
@@ -183,8 +187,13 @@ class MicroBatcher(Generic[T, R]):
         if not batch:
             return
         self.stats.record(len(batch))
+        started = time.perf_counter()
+        if self._metrics is not None:
+            self._metrics.formed(batch, started)
         try:
             results = self.run_batch([pending.item for pending in batch])
+            if self._metrics is not None:
+                self._metrics.ran(time.perf_counter() - started)
             if len(results) != len(batch):
                 raise RuntimeError(f"run_batch returned {len(results)} results for {len(batch)}")
         except BaseException as exc:  # every waiter must hear about the failure
@@ -194,3 +203,22 @@ class MicroBatcher(Generic[T, R]):
             return
         for pending, result in zip(batch, results, strict=True):
             pending.future.set_result(result)
+
+
+class _BatchMetrics:
+    """A labelled batcher's Prometheus series: batch sizes, queue waits, forward times."""
+
+    def __init__(self, labels: tuple[str, str]) -> None:
+        from config.metrics import BATCH_SIZE, BATCH_WAIT_SECONDS, FORWARD_SECONDS
+
+        self.size = BATCH_SIZE.labels(*labels)
+        self.wait = BATCH_WAIT_SECONDS.labels(*labels)
+        self.forward = FORWARD_SECONDS.labels(*labels)
+
+    def formed(self, batch: list[_Pending], at: float) -> None:
+        self.size.observe(len(batch))
+        for pending in batch:
+            self.wait.observe(at - pending.queued_at)
+
+    def ran(self, seconds: float) -> None:
+        self.forward.observe(seconds)

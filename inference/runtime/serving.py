@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ import torch
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from config.metrics import MODELS_LOADED
 from inference.runtime.batching import MicroBatcher
 from inference.runtime.device import choose_device
 from inference.runtime.errors import InferenceTimeout, ModelsNotLoaded
@@ -102,6 +104,7 @@ class ModelGroupRuntime:
                     logger.error("models not loaded", extra={**extra, "reason": self._reason})
                 finally:
                     self._attempted = True
+                    MODELS_LOADED.labels(self.product, self.group).set(int(self.loaded))
                     self._load_ms = round((time.perf_counter() - started) * 1000, 1)
         return self.loaded
 
@@ -139,6 +142,7 @@ class ModelGroupRuntime:
             max_batch_size=settings.INFERENCE_MAX_BATCH_SIZE,
             max_wait_s=settings.INFERENCE_MAX_BATCH_WAIT_MS / 1000,
             name=f"batcher-{self.product}-{self.group}",
+            labels=(self.product, self.group),
         )
         # Warm-up: one real forward pass through the batcher, before any request.
         batcher.submit(predictor.preprocess(predictor.warmup_item())).result(timeout=120)
@@ -176,16 +180,18 @@ class ModelGroupRuntime:
             raise InferenceTimeout() from exc
         return self._predictor.postprocess(row, item)
 
-    def predict_inline(self, item: Any) -> dict[str, Any]:
-        """One item through the networks in the caller's thread, no batcher: the in-process
-        limit ``bench/pipeline.py`` compares the served path with (workers never use it)."""
+    def predict_inline(self, items: list[Any]) -> list[dict[str, Any]]:
+        """Items through the networks in the caller's thread as one batch, no batcher: the
+        in-process limit ``bench/pipeline.py`` and the peer server (``bench/peer``) measure
+        (workers never use it)."""
         if not self.load():
             raise ModelsNotLoaded(f"{self.product} models are not loaded: {self._reason}")
         assert self._predictor is not None
-        tensor = self._predictor.preprocess(item)
+        batch = torch.stack([self._predictor.preprocess(item) for item in items])
         with torch.inference_mode():
-            row = self._predictor.forward(tensor.unsqueeze(0).to(self._device))[0].to("cpu")
-        return self._predictor.postprocess(row, item)
+            rows = self._predictor.forward(batch.to(self._device)).to("cpu")
+        pairs = zip(rows, items, strict=True)
+        return [self._predictor.postprocess(row, item) for row, item in pairs]
 
     # --- status ----------------------------------------------------------------------------
 
@@ -276,6 +282,21 @@ class ProductRuntime:
         result["model"] = self.model_info()
         return result
 
+    def run_inline(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Several requests in the caller's thread: a one-group product's as one forward pass,
+        a pipeline's one after another (each of its steps depends on the last)."""
+        if self._pipeline is not None or not items:
+            return [self.run(item, inline=True) for item in items]
+        if not self.load():
+            raise ModelsNotLoaded(f"{self.name} models are not loaded: {self._reason()}")
+        (only,) = self.groups
+        with contextlib.ExitStack() as stack:
+            decoded = [stack.enter_context(self._decoded(item, None)) for item in items]
+            results = self.groups[only].predict_inline(decoded)
+        for result in results:
+            result["model"] = self.model_info()
+        return results
+
     def model_info(self) -> dict[str, Any]:
         groups = [self.groups[group.name] for group in self.required_groups]
         sources = {group.model_source for group in groups}
@@ -340,4 +361,4 @@ class _Inline:
         return self.runtime.model_info()
 
     def predict(self, group: str, item: Any, deadline: float | None = None) -> dict[str, Any]:
-        return self.runtime.groups[group].predict_inline(item)
+        return self.runtime.groups[group].predict_inline([item])[0]
