@@ -78,7 +78,7 @@ soak: install-dev
 # in one run; rewrites docs/benchmarks.md's measured section.
 bench: install-dev
 	mkdir -p docs/benchmarks
-	$(BIN)/pip install --quiet --target var/peer-site -r bench/peer/requirements.txt
+	test -d var/peer-site/litserve || $(BIN)/pip install --quiet --target var/peer-site -r bench/peer/requirements.txt
 	$(BIN)/python bench/pipeline.py --json docs/benchmarks/pipeline.json
 	$(BIN)/python bench/load.py --json docs/benchmarks/load.json --plot docs/benchmarks/load.png
 	$(BIN)/python bench/report.py docs/benchmarks/pipeline.json docs/benchmarks/load.json

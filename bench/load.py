@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +47,8 @@ from tests.servers import (  # noqa: E402
     ServerProcess,
     free_port,
     platform_env,
+    recreate_database,
+    run_manage,
     start_celery_worker,
     start_daphne,
     start_redis,
@@ -110,23 +111,11 @@ class Stack:
             process.stop()
 
 
-def manage(env: dict[str, str], *arguments: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, "manage.py", *arguments],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return completed.stdout
-
-
 def api_key(env: dict[str, str]) -> str:
     """A fresh customer's raw API key (``create_customer``, then ``create_api_key``)."""
     name = f"Bench clinic {uuid.uuid4().hex[:6]}"
-    manage(env, "create_customer", name)
-    return manage(env, "create_api_key", name).strip().splitlines()[-1]
+    run_manage(env, "create_customer", name)
+    return run_manage(env, "create_api_key", name).strip().splitlines()[-1]
 
 
 PEER_SITE = REPO_ROOT / "var" / "peer-site"
@@ -181,18 +170,10 @@ def start_stack(name: str, scratch: Path, server_env: dict[str, str] | None = No
         else:
             redis, redis_url = start_redis()
             processes.append(redis)
-            for statement in (
-                f"DROP DATABASE IF EXISTS {DISTRIBUTED_DATABASE}",
-                f"CREATE DATABASE {DISTRIBUTED_DATABASE}",
-            ):
-                subprocess.run(
-                    ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", statement],
-                    check=True,
-                    capture_output=True,
-                )
+            recreate_database(DISTRIBUTED_DATABASE)
             database = f"postgres://postgres@127.0.0.1:5432/{DISTRIBUTED_DATABASE}"
             env = platform_env(database, redis_url, **extra)
-        manage(env, "migrate", "--no-input", "-v", "0")
+        run_manage(env, "migrate", "--no-input", "-v", "0")
         key = api_key(env)
         if name == "distributed":
             processes.append(start_celery_worker(env, redis_url, options=())[0])

@@ -30,7 +30,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +50,8 @@ from tests.servers import (  # noqa: E402
     TEST_SECRET_KEY,
     ServerProcess,
     platform_env,
+    recreate_database,
+    run_manage,
     start_celery_worker,
     start_daphne,
     start_redis,
@@ -338,18 +339,8 @@ def drive(mix: list[Call], seconds: float, concurrency: int, tally: Tally) -> No
 
 
 def prepare_database(env: dict[str, str]) -> None:
-    for statement in (f"DROP DATABASE IF EXISTS {DATABASE}", f"CREATE DATABASE {DATABASE}"):
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", statement],
-            check=True,
-            capture_output=True,
-        )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-    )
+    recreate_database(DATABASE)
+    run_manage(env, "migrate", "--no-input", "-v", "0")
 
 
 def credentials(base_url: str) -> tuple[str, str]:

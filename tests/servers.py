@@ -24,6 +24,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEY = "integration-tests-secret-key-not-for-production"
 
 
+def run_manage(env: dict[str, str], *arguments: str) -> str:
+    """``manage.py ARGUMENTS`` in a platform process's environment; its output (fails loudly)."""
+    completed = subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return completed.stdout
+
+
+def recreate_database(name: str) -> None:
+    """A fresh, empty PostgreSQL database ``name`` on the machine's server."""
+    for statement in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", statement],
+            check=True,
+            capture_output=True,
+        )
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
