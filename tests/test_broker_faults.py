@@ -282,6 +282,39 @@ def test_closing_a_channel_whose_connection_was_detached_does_not_crash_the_work
         server.stop()
 
 
+@pytest.mark.parametrize("transport", ["redis", "config.broker_transport:Transport"])
+def test_a_task_finishing_after_its_connection_was_detached_is_acknowledged_not_fatal(transport):
+    """A task that ends after the broker connection dropped and came back is acknowledged on
+    the channel it came from, whose connection is detached by then.  Stock kombu raises the
+    AttributeError ('client') that killed the worker; ours removes it from Redis's unacked
+    indices through a client of its own, so the sweep does not run it a second time."""
+    import redis as redis_client
+    from kombu import Connection
+
+    server, url = start_redis()
+    connection = Connection(url, transport=transport)
+    try:
+        channel = connection.channel()
+        qos = channel.qos
+        store = redis_client.Redis.from_url(url)
+        store.hset(qos.unacked_key, "finished", "{}")  # what a delivery leaves in Redis
+        store.zadd(qos.unacked_index_key, {"finished": 1.0})
+        qos._delivered["finished"] = None
+        channel._disconnect_pools()
+        channel.connection.client = None
+        if transport == "redis":
+            with pytest.raises(AttributeError, match="client|hostname"):
+                qos.ack("finished")
+        else:
+            qos.ack("finished")
+            assert store.hget(qos.unacked_key, "finished") is None
+            assert store.zscore(qos.unacked_index_key, "finished") is None
+            assert "finished" in qos._dirty  # kombu's record: acknowledged, to be flushed
+        qos._delivered.clear()
+    finally:
+        server.stop()
+
+
 def test_the_redis_broker_uses_the_outage_safe_transport(settings):
     from config.celery import app
 

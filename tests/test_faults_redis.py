@@ -24,6 +24,7 @@ from accounts.models import ApiKey, Customer, Membership
 from inference.phantoms.cxr import draw_study, save_dicom
 from inference.phantoms.leukemia import draw_cell
 from inference.phantoms.vhs import draw_radiograph
+from tests.health_access import staff_headers
 from tests.servers import (
     ServerProcess,
     platform_env,
@@ -116,16 +117,23 @@ def redis_down(stack: Outage) -> Iterator[Outage]:
     stack.redis.stop()
     yield stack
     stack.redis_up()
-    _wait_ready(stack.base_url)
+    _wait_ready(stack)
 
 
-def _wait_ready(base_url: str, timeout: float = 60.0) -> None:
+def _wait_ready(stack: Outage, timeout: float = 60.0) -> None:
+    """Until ``/health/`` is 200 again; else fail with what health and the worker say."""
+    base_url = stack.base_url
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if requests.get(f"{base_url}/health/", timeout=30).status_code == 200:
             return
         time.sleep(0.5)
-    raise AssertionError("the platform did not come back after Redis did")
+    last = requests.get(f"{base_url}/health/", timeout=30, headers=staff_headers())
+    alive = "running" if stack.worker.process.poll() is None else "exited"
+    raise AssertionError(
+        f"the platform did not come back after Redis did: {last.status_code} "
+        f"{last.text[:2000]}\nworker {alive}:\n{stack.worker.log_tail(60)}"
+    )
 
 
 def _calls(stack: Outage, study_path: str) -> dict[str, dict]:
@@ -201,7 +209,7 @@ def test_every_predict_and_upload_answers_503_in_its_envelope_while_redis_is_dow
             _envelope_of(name, response)
     finally:
         stack.redis_up()
-        _wait_ready(stack.base_url)
+        _wait_ready(stack)
 
 
 def test_a_batch_in_flight_when_redis_stops_answers_503_within_seconds(stack):
@@ -227,7 +235,7 @@ def test_a_batch_in_flight_when_redis_stops_answers_503_within_seconds(stack):
     sender.join(timeout=REQUEST_TIMEOUT_S + 30)
     answered_after = time.monotonic() - stopped
     stack.redis_up()
-    _wait_ready(stack.base_url)
+    _wait_ready(stack)
 
     (response, _took) = answers[0]
     print(f"batch in flight: {response.status_code} {answered_after:.2f} s after Redis stopped")
@@ -264,7 +272,7 @@ def test_a_frozen_redis_is_a_503_within_seconds_not_a_hang(stack):
         response, took = _post(stack, call)
     finally:
         stack.redis_up()
-    _wait_ready(stack.base_url)
+    _wait_ready(stack)
 
     print(f"frozen redis: {response.status_code} in {took:.2f} s")
     assert response.status_code in (503, 504), response.text
