@@ -303,7 +303,7 @@ def test_a_task_finishing_after_its_connection_was_detached_is_acknowledged_not_
         channel._disconnect_pools()
         channel.connection.client = None
         if transport == "redis":
-            with pytest.raises(AttributeError, match="client|hostname"):
+            with pytest.raises(AttributeError, match=r"client|hostname"):
                 qos.ack("finished")
         else:
             qos.ack("finished")
