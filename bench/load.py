@@ -24,9 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -108,7 +110,22 @@ class Stack:
 
     def stop(self) -> None:
         for process in reversed(self.processes):
+            # LitServe's inference workers are children the server does not stop with itself.
+            orphans = descendants(process.process.pid) if process.process else []
             process.stop()
+            for pid in orphans:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), deepest last."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
 
 
 def api_key(env: dict[str, str]) -> str:
