@@ -91,18 +91,14 @@ class StripeOutboxCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from billing.models import UsageEvent
+        from billing.reports import owed_to_stripe
 
         family = GaugeMetricFamily(
             "medimg_stripe_outbox_backlog",
             "Billable usage events with a price not yet reported to Stripe",
         )
         try:
-            backlog = UsageEvent.objects.filter(
-                billable=True,
-                reported_at__isnull=True,
-                rate__gt=0,
-                customer__stripe_customer_id__gt="",
-            ).count()
+            backlog = UsageEvent.objects.filter(owed_to_stripe()).count()
         except Exception:  # the database is down: the other metrics still go out
             return
         family.add_metric([], backlog)
