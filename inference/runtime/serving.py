@@ -187,9 +187,7 @@ class ModelGroupRuntime:
         if not self.load():
             raise ModelsNotLoaded(f"{self.product} models are not loaded: {self._reason}")
         assert self._predictor is not None
-        batch = torch.stack([self._predictor.preprocess(item) for item in items])
-        with torch.inference_mode():
-            rows = self._predictor.forward(batch.to(self._device)).to("cpu")
+        rows = self._run_batch([self._predictor.preprocess(item) for item in items])
         pairs = zip(rows, items, strict=True)
         return [self._predictor.postprocess(row, item) for row, item in pairs]
 
