@@ -45,6 +45,7 @@ import httpx  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from bench.samples import leukemia_png, vhs_png  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from tests.servers import (  # noqa: E402
     ServerProcess,
     free_port,
@@ -204,11 +205,6 @@ def start_stack(name: str, scratch: Path, server_env: dict[str, str] | None = No
         f"{base_url}/metrics" if name == "embedded" else f"http://127.0.0.1:{metrics_port}/metrics"
     )
     return Stack(name, base_url, key, processes, inference)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def _delta(before: dict, after: dict, name: str, match: dict[str, str]) -> tuple[float, float]:

@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import requests  # noqa: E402
 
+from bench.stats import percentile  # noqa: E402
 from tests.servers import (  # noqa: E402
     TEST_SECRET_KEY,
     ServerProcess,
@@ -370,11 +371,6 @@ def usage_counts() -> tuple[Counter, Counter]:
         events[product] += 1
         billable[product] += int(is_billable)
     return events, billable
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
 def report(
